@@ -1,0 +1,102 @@
+"""Speed of the Speckle2Void network on this machine, as ratios measured in one run.
+
+Prints, for each preset: training step time and throughput (patches/s),
+inference throughput (MPix/s), achieved GFLOP/s as a fraction of a float32
+matmul peak measured in the same run, and the speed-up of the batched-rotation
+network (0°+180° and 90°+270° as one batch each) over four separate passes.
+
+    python benchmarks/core_speed.py [--presets paper cpu] [--repeats 3] [--size 512]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import tensorflow as tf
+
+from s2v.config import S2VConfig
+from s2v.model import Speckle2Void, count_flops
+
+
+def best_time(fn, repeats):
+    fn()  # warm-up (tracing, allocation)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def matmul_peak(repeats):
+    n = 2048
+    a = tf.random.normal((n, n))
+    b = tf.random.normal((n, n))
+    run = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
+    return 2 * n ** 3 / best_time(lambda: run().numpy(), repeats) / 1e9
+
+
+def train_step_time(config, batched, repeats):
+    model = Speckle2Void(config, batched_rotations=batched)
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    rng = np.random.default_rng(0)
+    shape = (config.batch_size, config.patch_size, config.patch_size, 1)
+    y = tf.constant(rng.gamma(1.0, 1.0, shape).astype(np.float32))
+    valid = tf.ones(shape)
+    step = tf.function(lambda: model.train_step((y, valid))["loss"])
+    return best_time(lambda: step().numpy(), repeats)
+
+
+def inference_time(config, batched, size, repeats):
+    model = Speckle2Void(config, batched_rotations=batched)
+    x = tf.constant(np.random.default_rng(0).gamma(1.0, 1.0, (1, size, size, 1)).astype(np.float32))
+    run = tf.function(lambda: model(x, training=False))
+    return best_time(lambda: run().numpy(), repeats)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presets", nargs="+", default=["paper", "cpu"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--size", type=int, default=256, help="side of the inference image")
+    args = parser.parse_args(argv)
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
+          f"TensorFlow {tf.__version__}")
+    peak = matmul_peak(args.repeats)
+    print(f"float32 matmul peak (2048^3): {peak:.1f} GFLOP/s\n")
+    rows = []
+    for name in args.presets:
+        config = S2VConfig.from_preset(name)
+        step = {b: train_step_time(config, b, args.repeats) for b in (True, False)}
+        infer = {b: inference_time(config, b, args.size, args.repeats) for b in (True, False)}
+        p = config.patch_size
+        train_flops = 3 * count_flops(config, p, p) * config.batch_size  # forward + backward ~ 3x forward
+        infer_flops = count_flops(config, args.size, args.size)
+        rows.append((
+            name, f"{config.filters}x{config.depth}", config.batch_size, p,
+            f"{step[True]:.3f}", f"{config.batch_size / step[True]:.1f}",
+            f"{train_flops / step[True] / 1e9 / peak:.1%}",
+            f"{args.size ** 2 / infer[True] / 1e6:.3f}",
+            f"{infer_flops / infer[True] / 1e9 / peak:.1%}",
+            f"{step[False] / step[True]:.2f}x", f"{infer[False] / infer[True]:.2f}x",
+        ))
+    header = ("preset", "F x depth", "batch", "patch", "train step (s)", "patches/s",
+              "train % peak", "infer MPix/s", "infer % peak", "batched speed-up train",
+              "batched speed-up infer")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(str(v) for v in row) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,308 @@
+"""The Speckle2Void model: four-rotation blind-spot network + Bayesian head.
+
+Domain: the network sees **normalised intensity** (see :class:`S2VConfig`,
+``normalization``); :meth:`Speckle2Void.predict_maps` takes and returns
+intensity in the caller's own units.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from . import __version__, bayes
+from .config import ConfigError, S2VConfig, shift_rows
+from .nets import CausalBranch, rotate, shift_down
+from .utils import check_intensity
+
+__all__ = ["Speckle2Void", "normalise_intensity", "MAP_NAMES"]
+
+#: Names of the maps returned by :meth:`Speckle2Void.predict_maps`.
+MAP_NAMES = ("posterior_mean", "prior_mean", "alpha", "beta", "posterior_std")
+
+_DEFAULT_TILE = 512
+
+
+def normalise_intensity(intensity: np.ndarray, config: S2VConfig):
+    """Scale an intensity image for the network and find its point targets.
+
+    Parameters
+    ----------
+    intensity : ndarray, (H, W) float32
+        Intensity in the data's own units.
+    config : S2VConfig
+        Gives ``normalization``, ``norm`` and ``clip``.
+
+    Returns
+    -------
+    normalised : ndarray, (H, W) float32
+        ``intensity / scale`` with point targets replaced by the median of the
+        other normalised pixels (the reference's treatment).
+    valid : ndarray, (H, W) bool
+        False on point targets (excluded from the loss).
+    scale : float
+        The divisor used (``norm``, or the image median).
+    """
+    if config.normalization == "fixed":
+        scale = float(config.norm)
+        clip_value = float(config.clip)
+    else:
+        scale = float(np.median(intensity))
+        if not scale > 0:  # mostly-zero images (masked screenshots): use the non-zero part
+            positive = intensity[intensity > 0]
+            scale = float(np.median(positive)) if positive.size else 1.0
+        clip_value = float(config.clip) * scale
+    targets = intensity > clip_value
+    normalised = (intensity / np.float32(scale)).astype(np.float32)
+    if targets.any():
+        rest = normalised[~targets]
+        normalised[targets] = np.median(rest) if rest.size else 0.0
+    return normalised, ~targets, scale
+
+
+@keras.saving.register_keras_serializable(package="s2v")
+class Speckle2Void(keras.Model):
+    """Speckle2Void blind-spot network (Bordone Molini et al., TGRS 2022).
+
+    The input (B, H, W, 1) normalised intensity is rotated by 0°, 90°, 180°
+    and 270°; each rotation goes through a causal branch (one set of weights
+    for 0°/180°, another for 90°/270°), is shifted down (the blind spot) and
+    rotated back; a 1x1 convolution mixes the four, two more 1x1 layers give
+    ``alpha = out_0 + 1`` and ``beta = out_1`` (ReLU) of the inverse-gamma
+    prior. :meth:`call` returns (B, H, W, 2) = ``[alpha, beta]``.
+
+    Parameters
+    ----------
+    config : S2VConfig, dict or str, optional
+        Configuration, a dict of its fields, or a preset name (default
+        ``"paper"``).
+    batched_rotations : bool
+        Run the two rotations that share weights as one batch (faster); with
+        False, four separate passes, each with its own BatchNorm statistics in
+        training mode, as the reference does. Identical at inference.
+    """
+
+    def __init__(self, config=None, *, batched_rotations: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        if config is None:
+            config = S2VConfig.from_preset("paper")
+        elif isinstance(config, str):
+            config = S2VConfig.from_preset(config)
+        elif isinstance(config, dict):
+            config = S2VConfig.from_dict(config)
+        elif not isinstance(config, S2VConfig):
+            raise ConfigError(f"config must be an S2VConfig, a dict or a preset name, got {type(config).__name__}")
+        self.s2v_config = config
+        self.batched_rotations = bool(batched_rotations)
+        f = config.filters
+        self.branch_vertical = CausalBranch(f, config.depth, config.batch_norm, name="branch_vertical")
+        self.branch_horizontal = CausalBranch(f, config.depth, config.batch_norm, name="branch_horizontal")
+        init = "glorot_normal"
+        self.merge = layers.Conv2D(f, 1, kernel_initializer=init, name="merge")
+        self.fuse = layers.Conv2D(f, 1, kernel_initializer=init, name="fuse")
+        self.head = layers.Conv2D(2, 1, kernel_initializer=init, name="head")
+        self._shift_rows = tf.constant([shift_rows(s) for s in config.shift_list], tf.int32)
+        self._shift_cdf = tf.constant(np.cumsum(config.prob), tf.float32)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.nll_tracker = keras.metrics.Mean(name="nll")
+        self.tv_tracker = keras.metrics.Mean(name="tv")
+        self._predict_fn = None
+        # Build eagerly so weights exist before any load/save/summary.
+        self(tf.zeros((1, 8, 8, 1)), training=False)
+
+    # -- network --------------------------------------------------------------
+    @property
+    def receptive_field_radius(self) -> int:
+        """Context (pixels) each output uses at prediction, on every side."""
+        return self.s2v_config.receptive_field_radius
+
+    def _branch(self, branch, images, rows, max_rows, training):
+        if self.batched_rotations and len({tuple(im.shape[1:3]) for im in images}) == 1:
+            out = shift_down(branch(tf.concat(images, 0), training=training), rows, max_rows)
+            return tf.split(out, len(images), axis=0)
+        return [shift_down(branch(im, training=training), rows, max_rows) for im in images]
+
+    def call(self, inputs, training=None, vertical_shift=None):
+        """Return (B, H, W, 2): ``alpha`` and ``beta`` per pixel.
+
+        ``vertical_shift`` is the blind-spot shift of the 0°/180° branches in
+        rows (default 1, the prediction setting).
+        """
+        x = inputs
+        rows = 1 if vertical_shift is None else vertical_shift
+        max_rows = max(self.s2v_config.max_shift_rows, 1)
+        v0, v180 = self._branch(self.branch_vertical, [x, rotate(x, 2)], rows, max_rows, training)
+        h90, h270 = self._branch(self.branch_horizontal, [rotate(x, 1), rotate(x, 3)], 1, 1, training)
+        stacked = tf.concat([v0, rotate(v180, 2), rotate(h90, 3), rotate(h270, 1)], axis=-1)
+        z = tf.nn.leaky_relu(self.merge(stacked), alpha=0.2)
+        z = tf.nn.leaky_relu(self.fuse(z), alpha=0.2)
+        z = tf.nn.relu(self.head(z))
+        return tf.concat([z[..., :1] + 1.0, z[..., 1:]], axis=-1)
+
+    # -- training -----------------------------------------------------------------
+    def draw_vertical_shift(self, step):
+        """Rows of the vertical blind-spot shift for a training step.
+
+        Drawn from ``shift_list``/``prob`` with a stateless generator keyed by
+        ``(seed, step)``, so a resumed run draws the same shifts.
+        """
+        seed = tf.stack([tf.constant(self.s2v_config.seed, tf.int64), tf.cast(step, tf.int64)])
+        u = tf.random.stateless_uniform([], seed=seed)
+        index = tf.minimum(tf.reduce_sum(tf.cast(self._shift_cdf <= u, tf.int32)),
+                           tf.size(self._shift_rows) - 1)
+        return self._shift_rows[index]
+
+    def loss_parts(self, y, valid, alpha_beta, target=None):
+        """Loss and its parts for a batch (tensors of shape (B, H, W, 1)/(B, H, W, 2)).
+
+        Self-supervised (``target`` None): mean negative log marginal
+        likelihood over valid pixels + ``k_penalty_tv`` x batch-mean total
+        variation of the posterior mean. Supervised: mean squared error of the
+        posterior mean against ``target`` over valid pixels (same network).
+        """
+        looks = self.s2v_config.looks
+        alpha, beta = alpha_beta[..., :1], alpha_beta[..., 1:]
+        weight = tf.cast(valid, tf.float32)
+        count = tf.maximum(tf.reduce_sum(weight), 1.0)
+        estimate = bayes.posterior_mean(y, alpha, beta, looks)
+        if target is not None:
+            mse = tf.reduce_sum(tf.square(estimate - target) * weight) / count
+            return {"loss": mse, "nll": mse, "tv": tf.constant(0.0)}
+        nll = tf.reduce_sum(bayes.negative_log_likelihood(y, alpha, beta, looks) * weight) / count
+        tv = tf.reduce_mean(tf.image.total_variation(estimate))
+        return {"loss": nll + self.s2v_config.k_penalty_tv * tv, "nll": nll, "tv": tv}
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.nll_tracker, self.tv_tracker]
+
+    def _track(self, parts):
+        self.loss_tracker.update_state(parts["loss"])
+        self.nll_tracker.update_state(parts["nll"])
+        self.tv_tracker.update_state(parts["tv"])
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        y, valid, target = (tuple(data) + (None,))[:3]
+        rows = self.draw_vertical_shift(self.optimizer.iterations)
+        with tf.GradientTape() as tape:
+            alpha_beta = self(y, training=True, vertical_shift=rows)
+            parts = self.loss_parts(y, valid, alpha_beta, target)
+        grads = tape.gradient(parts["loss"], self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        return self._track(parts)
+
+    def test_step(self, data):
+        y, valid, target = (tuple(data) + (None,))[:3]
+        return self._track(self.loss_parts(y, valid, self(y, training=False), target))
+
+    # -- prediction -----------------------------------------------------------
+    def _alpha_beta(self, normalised: np.ndarray, tile_size: int | None, progress: bool):
+        """alpha and beta maps of a normalised (H, W) image by exact overlapping tiles."""
+        if self._predict_fn is None:
+            self._predict_fn = tf.function(
+                lambda x: self(x, training=False), reduce_retracing=True,
+                input_signature=[tf.TensorSpec([1, None, None, 1], tf.float32)])
+        height, width = normalised.shape
+        core = int(tile_size or _DEFAULT_TILE)
+        if core < 1:
+            raise ValueError(f"tile_size must be a positive integer, got {tile_size!r}")
+        margin = self.receptive_field_radius
+        alpha = np.empty((height, width), np.float32)
+        beta = np.empty((height, width), np.float32)
+        tiles = [(r, c) for r in range(0, height, core) for c in range(0, width, core)]
+        iterator = tiles
+        if progress and len(tiles) > 4:
+            from tqdm.auto import tqdm
+            iterator = tqdm(tiles, desc="Speckle2Void tiles", unit="tile")
+        for r0, c0 in iterator:
+            r1, c1 = min(r0 + core, height), min(c0 + core, width)
+            a0, a1 = max(r0 - margin, 0), min(r1 + margin, height)
+            b0, b1 = max(c0 - margin, 0), min(c1 + margin, width)
+            crop = tf.constant(normalised[None, a0:a1, b0:b1, None])
+            out = self._predict_fn(crop).numpy()[0]
+            alpha[r0:r1, c0:c1] = out[r0 - a0:r1 - a0, c0 - b0:c1 - b0, 0]
+            beta[r0:r1, c0:c1] = out[r0 - a0:r1 - a0, c0 - b0:c1 - b0, 1]
+        return alpha, beta
+
+    def predict_maps(self, intensity, *, looks=None, tile_size=None, outputs=MAP_NAMES,
+                     progress=True):
+        """Despeckle an intensity image and return the Bayesian maps.
+
+        Parameters
+        ----------
+        intensity : array_like, (H, W)
+            Noisy intensity (>= 0, finite), any size (1 pixel to 1e8 pixels).
+        looks : float, optional
+            Number of looks ``L`` used in the posterior (default: the
+            configuration's).
+        tile_size : int, optional
+            Side of the tiles processed at once (default 512). Tiles overlap
+            by the receptive field, so the result does not depend on it
+            (up to float rounding); memory grows with its square.
+        outputs : sequence of str
+            Which maps to compute, among :data:`MAP_NAMES`.
+        progress : bool
+            Show a progress bar when there are many tiles.
+
+        Returns
+        -------
+        dict of str to ndarray
+            (H, W) float32 maps in the input's intensity units:
+            ``posterior_mean`` (the estimate; point targets copied back),
+            ``prior_mean``, ``alpha``, ``beta`` (of the normalised image) and
+            ``posterior_std`` (uncertainty of the estimate).
+        """
+        y = check_intensity(intensity)
+        unknown = [name for name in outputs if name not in MAP_NAMES]
+        if unknown:
+            raise ValueError(f"unknown output(s) {unknown}; choose among {MAP_NAMES}")
+        looks = float(self.s2v_config.looks if looks is None else looks)
+        if not looks > 0:
+            raise ValueError(f"looks must be positive, got {looks}")
+        normalised, valid, scale = normalise_intensity(y, self.s2v_config)
+        alpha, beta = self._alpha_beta(normalised, tile_size, progress)
+        maps = {}
+        if "posterior_mean" in outputs:
+            estimate = np.asarray(bayes.posterior_mean(normalised, alpha, beta, looks)) * scale
+            maps["posterior_mean"] = np.where(valid, estimate, y).astype(np.float32)
+        if "prior_mean" in outputs:
+            maps["prior_mean"] = (np.asarray(bayes.prior_mean(alpha, beta)) * scale).astype(np.float32)
+        if "posterior_std" in outputs:
+            std = np.asarray(bayes.posterior_std(normalised, alpha, beta, looks)) * scale
+            maps["posterior_std"] = np.where(valid, std, 0.0).astype(np.float32)
+        if "alpha" in outputs:
+            maps["alpha"] = alpha
+        if "beta" in outputs:
+            maps["beta"] = beta
+        return maps
+
+    # -- serialisation ----------------------------------------------------------
+    def get_config(self):
+        return {"config": self.s2v_config.to_dict(), "batched_rotations": self.batched_rotations,
+                "s2v_version": __version__, "name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        version = config.pop("s2v_version", None)
+        if version is not None and version.split(".")[0] != __version__.split(".")[0]:
+            raise ConfigError(
+                f"checkpoint was written by s2v {version}, incompatible with s2v {__version__} "
+                "(different major version)")
+        config.pop("trainable", None)
+        try:
+            settings = S2VConfig.from_dict(config.pop("config"))
+        except (ConfigError, KeyError, TypeError) as exc:
+            raise ConfigError(f"checkpoint has an incompatible configuration: {exc}") from None
+        return cls(settings, **config)
+
+
+def count_flops(config: S2VConfig, height: int, width: int) -> float:
+    """Multiply-adds x 2 of one inference pass on an (H, W) image (convolutions only)."""
+    f, d = config.filters, config.depth
+    per_branch = 9 * (1 * f + (d - 1) * f * f)
+    head = 4 * f * f + f * f + 2 * f
+    return 2.0 * height * width * (4 * per_branch + head)

@@ -1,0 +1,128 @@
+"""Training patches for Speckle2Void: sampling and the ``tf.data`` pipeline.
+
+Domain: intensity in, **normalised intensity** out (see
+:func:`s2v.model.normalise_intensity`). Images are kept whole in memory once
+(memory proportional to the data, not to patches x images, unlike the
+reference which pre-extracts 2000 patches of 256x256 per image); each batch is
+cut at random positions, with a generator keyed by ``(seed, step)`` so that a
+resumed training run sees exactly the batches it would have seen.
+
+Augmentation: only **flips** are used. With the anisotropic training shift
+(the 0°/180° branches hide two rows, the 90°/270° ones one column), a flip
+keeps each axis's blind spot on the same axis, while a 90° rotation or a
+transpose would swap the axial and lateral roles — wrong for ultrasound, whose
+speckle correlation differs between depth and lateral directions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import S2VConfig
+from .model import normalise_intensity
+from .utils import check_intensity
+
+__all__ = ["PatchSampler", "make_dataset"]
+
+
+@dataclass
+class _Prepared:
+    image: np.ndarray   # normalised intensity, padded to at least one patch
+    valid: np.ndarray   # False on point targets and padding
+    target: np.ndarray | None
+
+
+class PatchSampler:
+    """Random patches from a list of intensity images, deterministic per step.
+
+    Parameters
+    ----------
+    images : sequence of (H, W) arrays
+        Noisy intensity images (any sizes; smaller than a patch is padded by
+        reflection and the padding is excluded from the loss).
+    config : S2VConfig
+        Gives ``patch_size``, ``batch_size``, ``seed`` and the normalisation.
+    targets : sequence of (H, W) arrays, optional
+        Clean intensities for supervised training (same normalisation scale).
+    augment : bool
+        Random horizontal and vertical flips (safe with the blind spot).
+    """
+
+    def __init__(self, images, config: S2VConfig, *, targets=None, augment: bool = True):
+        images = list(images)
+        if not images:
+            raise ValueError("no training images were given")
+        if targets is not None and len(targets) != len(images):
+            raise ValueError(f"got {len(images)} images but {len(targets)} targets")
+        self.config = config
+        self.augment = bool(augment)
+        self.items = []
+        for index, image in enumerate(images):
+            y = check_intensity(image, name=f"training image {index}")
+            normalised, valid, scale = normalise_intensity(y, config)
+            target = None
+            if targets is not None:
+                target = check_intensity(targets[index], name=f"training target {index}")
+                if target.shape != y.shape:
+                    raise ValueError(f"training target {index} has shape {target.shape}, image {y.shape}")
+                target = target / np.float32(scale)
+            self.items.append(self._pad(normalised, valid, target))
+        sizes = np.array([item.image.size for item in self.items], float)
+        self.weights = sizes / sizes.sum()  # big images give proportionally more patches
+
+    def _pad(self, image, valid, target):
+        p = self.config.patch_size
+        pad = [(0, max(0, p - image.shape[0])), (0, max(0, p - image.shape[1]))]
+        if any(after for _, after in pad):
+            image = np.pad(image, pad, mode="symmetric")
+            valid = np.pad(valid, pad, constant_values=False)
+            target = None if target is None else np.pad(target, pad, mode="symmetric")
+        return _Prepared(image, valid, target)
+
+    @property
+    def supervised(self) -> bool:
+        return self.items[0].target is not None
+
+    def batch(self, step: int):
+        """Return the batch of training step ``step``: arrays (B, P, P, 1).
+
+        ``(normalised, valid)`` or, when supervised, ``(normalised, valid, target)``.
+        """
+        rng = np.random.default_rng([self.config.seed, int(step)])
+        p, b = self.config.patch_size, self.config.batch_size
+        picks = rng.choice(len(self.items), size=b, p=self.weights)
+        out = np.empty((3 if self.supervised else 2, b, p, p, 1), np.float32)
+        for k, index in enumerate(picks):
+            item = self.items[index]
+            r = rng.integers(0, item.image.shape[0] - p + 1)
+            c = rng.integers(0, item.image.shape[1] - p + 1)
+            flip_rows, flip_cols = rng.integers(0, 2, size=2) if self.augment else (0, 0)
+            window = (slice(r, r + p), slice(c, c + p))
+            stack = [item.image[window], item.valid[window]]
+            if item.target is not None:
+                stack.append(item.target[window])
+            for j, plane in enumerate(stack):
+                if flip_rows:
+                    plane = plane[::-1]
+                if flip_cols:
+                    plane = plane[:, ::-1]
+                out[j, k, :, :, 0] = plane
+        return tuple(out)
+
+
+def make_dataset(sampler: PatchSampler, start_step: int, stop_step: int):
+    """``tf.data`` pipeline of the batches of steps ``start_step .. stop_step-1``, prefetched."""
+    import tensorflow as tf
+
+    p, b = sampler.config.patch_size, sampler.config.batch_size
+    spec = tf.TensorSpec((b, p, p, 1), tf.float32)
+    n = 3 if sampler.supervised else 2
+
+    def generate():
+        for step in range(start_step, stop_step):
+            yield sampler.batch(step)
+
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=(spec,) * n)
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,130 @@
+"""Speckle2Void network: the blind-spot invariant (exact), receptive field, tiling, save/load."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from s2v.config import S2VConfig
+from s2v.model import Speckle2Void
+
+TINY = dict(filters=8, depth=4)  # same geometry as the presets, cheap enough for full Jacobians
+
+
+def _model(preset, **overrides):
+    model = Speckle2Void(S2VConfig.from_preset(preset, **overrides))
+    # Positive head bias: every ReLU of the head is active, so a zero gradient
+    # can only come from the geometry, never from a dead unit.
+    model.head.bias.assign(tf.fill(model.head.bias.shape, 5.0))
+    return model
+
+
+def _jacobian(model, image, rows):
+    """d(alpha, beta)[i, j] / d input[k, l] as (H, W, 2, H, W), BatchNorm in inference mode."""
+    x = tf.constant(image[None, ..., None])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = model(x, training=False, vertical_shift=rows)[0]
+    return tape.jacobian(out, x)[..., 0, :, :, 0].numpy()
+
+
+@pytest.fixture(params=["paper", "cpu"])
+def preset(request):
+    return request.param
+
+
+@pytest.mark.parametrize("rows", [1, 2])
+def test_blind_spot_is_exact_for_every_pixel(preset, rows, rng):
+    """Shift 1 hides the pixel; shift '3' (2 rows) also hides its vertical neighbours.
+
+    BatchNorm uses its moving statistics here (training=False): in training
+    mode batch statistics weakly couple all pixels of a batch, which is not
+    the geometry under test.
+    """
+    model = _model(preset)
+    h, w = 9, 11
+    jac = _jacobian(model, rng.gamma(1.0, 1.0, (h, w)).astype(np.float32), rows)
+    for i in range(h):
+        for j in range(w):
+            assert np.all(jac[i, j, :, i, j] == 0.0), f"pixel ({i},{j}) sees itself"
+            if rows == 2:
+                for k in (i - 1, i + 1):
+                    if 0 <= k < h:
+                        assert np.all(jac[i, j, :, k, j] == 0.0), f"({i},{j}) sees vertical neighbour {k}"
+    c = (h // 2, w // 2)
+    seen = np.abs(jac[c[0], c[1]]).sum(axis=0)
+    for dr, dc in ((0, -1), (0, 1), (-1, -1), (1, 1), (-2, 0), (2, 0)):
+        assert seen[c[0] + dr, c[1] + dc] > 0, f"neighbour {(dr, dc)} should be in the receptive field"
+    if rows == 1:
+        assert seen[c[0] - 1, c[1]] > 0 and seen[c[0] + 1, c[1]] > 0
+
+
+def test_receptive_field_extent_by_impulse_response():
+    """A single bright pixel changes outputs exactly up to the stated radius (n2v-style test)."""
+    model = _model("cpu", **TINY)
+    radius = model.receptive_field_radius  # 2 * depth + 1
+    size = 2 * radius + 11
+    base = np.ones((size, size), np.float32)
+    impulse = base.copy()
+    impulse[size // 2, size // 2] = 50.0
+    out = [model(tf.constant(a[None, ..., None]), training=False)[0].numpy() for a in (base, impulse)]
+    changed = np.argwhere(np.any(out[0] != out[1], axis=-1)) - size // 2
+    assert np.abs(changed).max() == radius
+    assert not np.any(np.all(changed == 0, axis=1)), "the impulse must not change its own output"
+
+
+def test_tiled_prediction_equals_whole_image(rng):
+    model = _model("cpu", **TINY)
+    image = rng.gamma(1.0, 1.0, (53, 71)).astype(np.float32)
+    whole = model.predict_maps(image, tile_size=1024, progress=False)
+    tiled = model.predict_maps(image, tile_size=9, progress=False)
+    for name in whole:
+        np.testing.assert_allclose(tiled[name], whole[name], rtol=1e-5, atol=1e-6 * np.abs(whole[name]).max())
+
+
+def test_predict_maps_shapes_domain_and_point_targets(rng):
+    model = _model("cpu", **TINY, normalization="median", clip=50.0)
+    image = rng.gamma(1.0, 1.0, (9, 1)).astype(np.float32) * 3.0
+    image[4, 0] = 1e4  # a point target: copied back untouched
+    maps = model.predict_maps(image, looks=1.0, progress=False)
+    assert set(maps) == {"posterior_mean", "prior_mean", "alpha", "beta", "posterior_std"}
+    for value in maps.values():
+        assert value.shape == image.shape and value.dtype == np.float32 and np.all(np.isfinite(value))
+    assert maps["posterior_mean"][4, 0] == image[4, 0]
+    assert np.all(maps["alpha"] >= 1.0) and np.all(maps["beta"] >= 0.0)
+
+
+def test_median_normalisation_is_scale_equivariant(rng):
+    model = _model("cpu", **TINY, normalization="median")
+    image = rng.gamma(1.0, 1.0, (21, 17)).astype(np.float32)
+    a = model.predict_maps(image, progress=False)["posterior_mean"]
+    b = model.predict_maps(image * 1000.0, progress=False)["posterior_mean"]
+    np.testing.assert_allclose(b, 1000.0 * a, rtol=1e-4)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.ones((3, 4, 5)), "2-D"), (np.array([[1.0, np.nan]]), "NaN"), (-np.ones((4, 4)), "negative"),
+    (np.ones((4, 4), np.complex64), "complex"), (np.ones((0, 4)), "empty")])
+def test_bad_inputs_give_clear_errors(bad, message):
+    model = _model("cpu", **TINY)
+    with pytest.raises(ValueError, match=message):
+        model.predict_maps(bad, progress=False)
+
+
+def test_save_load_round_trip_is_identical(tmp_path, rng):
+    import s2v
+
+    model = _model("cpu", **TINY)
+    image = rng.gamma(1.0, 1.0, (19, 23)).astype(np.float32)
+    model.save(tmp_path / "m.keras")
+    loaded = s2v.load_model(tmp_path / "m.keras")
+    assert loaded.s2v_config == model.s2v_config
+    for name, value in model.predict_maps(image, progress=False).items():
+        np.testing.assert_array_equal(loaded.predict_maps(image, progress=False)[name], value)
+
+
+def test_batched_and_separate_rotations_agree_at_inference(rng):
+    model = _model("cpu", **TINY)
+    other = Speckle2Void(model.s2v_config, batched_rotations=False)
+    other.set_weights(model.get_weights())
+    x = tf.constant(rng.gamma(1.0, 1.0, (2, 15, 19, 1)).astype(np.float32))
+    np.testing.assert_allclose(other(x, training=False), model(x, training=False), rtol=1e-5, atol=1e-6)
