@@ -253,7 +253,9 @@ class Speckle2Void(keras.Model):
             (H, W) float32 maps in the input's intensity units:
             ``posterior_mean`` (the estimate; point targets copied back),
             ``prior_mean``, ``alpha``, ``beta`` (of the normalised image) and
-            ``posterior_std`` (uncertainty of the estimate).
+            ``posterior_std`` (uncertainty of the estimate). With
+            ``pixel_shuffle`` > 1 the network runs on the mosaic of
+            sub-images and the maps are shuffled back to the image grid.
         """
         y = check_intensity(intensity)
         unknown = [name for name in outputs if name not in MAP_NAMES]
@@ -262,6 +264,15 @@ class Speckle2Void(keras.Model):
         looks = float(self.s2v_config.looks if looks is None else looks)
         if not looks > 0:
             raise ValueError(f"looks must be positive, got {looks}")
+        stride = self.s2v_config.pixel_shuffle
+        if stride > 1:
+            from .decorrelation import pixel_shuffle, pixel_unshuffle
+
+            maps = self._maps(pixel_unshuffle(y, stride), looks, tile_size, outputs, progress)
+            return {name: pixel_shuffle(value, stride, shape=y.shape) for name, value in maps.items()}
+        return self._maps(y, looks, tile_size, outputs, progress)
+
+    def _maps(self, y, looks, tile_size, outputs, progress):
         normalised, valid, scale = normalise_intensity(y, self.s2v_config)
         alpha, beta = self._alpha_beta(normalised, tile_size, progress)
         maps = {}

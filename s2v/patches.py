@@ -61,12 +61,18 @@ class PatchSampler:
         self.items = []
         for index, image in enumerate(images):
             y = check_intensity(image, name=f"training image {index}")
-            normalised, valid, scale = normalise_intensity(y, config)
             target = None
             if targets is not None:
                 target = check_intensity(targets[index], name=f"training target {index}")
                 if target.shape != y.shape:
                     raise ValueError(f"training target {index} has shape {target.shape}, image {y.shape}")
+            if config.pixel_shuffle > 1:  # the network sees the mosaic of sub-images, as at prediction
+                from .decorrelation import pixel_unshuffle
+
+                y = pixel_unshuffle(y, config.pixel_shuffle)
+                target = None if target is None else pixel_unshuffle(target, config.pixel_shuffle)
+            normalised, valid, scale = normalise_intensity(y, config)
+            if target is not None:
                 target = target / np.float32(scale)
             self.items.append(self._pad(normalised, valid, target))
         sizes = np.array([item.image.size for item in self.items], float)
