@@ -21,7 +21,7 @@ _LAZY = {
     "despeckle": "s2v.pipeline",
     "load_model": "s2v.pipeline",
     "list_checkpoints": "s2v.pipeline",
-    "train": "s2v.train",
+    "train": "s2v.training",
 }
 
 __all__ = [*_LAZY, "__version__"]

@@ -151,7 +151,7 @@ def _load_intensities(images) -> list[np.ndarray]:
 
 def train(images, config=None, *, out_dir, targets=None, resume=True, total_steps=None,
           validation=None, tensorboard=True, verbose=1, strategy=None,
-          batched_rotations=True) -> Speckle2Void:
+          batched_rotations=True, callbacks=()) -> Speckle2Void:
     """Train a Speckle2Void model (self-supervised, or supervised with ``targets``).
 
     Parameters
@@ -179,11 +179,15 @@ def train(images, config=None, *, out_dir, targets=None, resume=True, total_step
     verbose : int
         Keras progress bar (1) or none (0).
     strategy : tf.distribute.Strategy, optional
-        Build and train under this strategy (e.g. ``MirroredStrategy``); the
-        configured batch size is the *global* batch, split over replicas, and
-        the learning rate is kept (same effective batch as single-device).
+        Build and train under this strategy (see :func:`s2v.distribute.make_strategy`);
+        the configured batch size is the *global* batch, split over replicas, and
+        the learning rate is kept (same effective batch as single-device). Only
+        the chief worker writes ``out_dir``; the others write a scratch folder
+        (:func:`s2v.distribute.worker_dir`), removed at the end.
     batched_rotations : bool
         See :class:`Speckle2Void`.
+    callbacks : sequence of keras.callbacks.Callback
+        Extra callbacks for ``fit`` (e.g. to record the loss of every step).
 
     Returns
     -------
@@ -194,10 +198,16 @@ def train(images, config=None, *, out_dir, targets=None, resume=True, total_step
     total = int(total_steps or config.total_steps)
     out_dir = Path(out_dir)
     checkpoint_dir = out_dir / "checkpoints"
+    write_dir = out_dir
+    if strategy is not None:
+        from .distribute import replica_batch_size, worker_dir
+
+        replica_batch_size(config.batch_size, strategy)  # fails early if the batch does not split
+        write_dir = worker_dir(out_dir, strategy)
     intensities = _load_intensities(images)
     sampler = PatchSampler(intensities, config, targets=targets)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    config.save(out_dir / "config.json")
+    write_dir.mkdir(parents=True, exist_ok=True)
+    config.save(write_dir / "config.json")
 
     start_from = None
     if resume is True:
@@ -223,16 +233,16 @@ def train(images, config=None, *, out_dir, targets=None, resume=True, total_step
     if verbose and start_from is not None:
         print(f"resuming from {start_from} at step {step}")
 
-    checkpoint = CheckpointEvery(checkpoint_dir, config.checkpoint_every, total)
-    callbacks = [checkpoint]
+    checkpoint = CheckpointEvery(write_dir / "checkpoints", config.checkpoint_every, total)
+    callbacks = [checkpoint, *callbacks]
     if tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(str(out_dir / "logs"), update_freq=50))
+        callbacks.append(keras.callbacks.TensorBoard(str(write_dir / "logs"), update_freq=50))
         if validation is None:
             first = sampler.items[0].image
             crop = min(128, first.shape[0]), min(128, first.shape[1])
             r, c = (first.shape[0] - crop[0]) // 2, (first.shape[1] - crop[1]) // 2
             validation = intensities[0][r:r + crop[0], c:c + crop[1]]
-        callbacks.append(ValidationMonitor(validation, out_dir / "logs"))
+        callbacks.append(ValidationMonitor(validation, write_dir / "logs"))
 
     per_epoch = config.steps_per_epoch
     try:
@@ -243,7 +253,13 @@ def train(images, config=None, *, out_dir, targets=None, resume=True, total_step
                 n_steps, n_epochs = min(per_epoch - offset, total - step), 1
             else:
                 n_steps, n_epochs = per_epoch, (total - step) // per_epoch
-            model.fit(make_dataset(sampler, step, step + n_steps * n_epochs), initial_epoch=epoch,
+            if strategy is None:
+                dataset = make_dataset(sampler, step, step + n_steps * n_epochs)
+            else:
+                from .distribute import distribute_dataset
+
+                dataset = distribute_dataset(strategy, sampler, step, step + n_steps * n_epochs)
+            model.fit(dataset, initial_epoch=epoch,
                       epochs=epoch + n_epochs, steps_per_epoch=n_steps, callbacks=callbacks,
                       verbose=verbose, shuffle=False)
             step = int(model.optimizer.iterations.numpy())
@@ -251,7 +267,11 @@ def train(images, config=None, *, out_dir, targets=None, resume=True, total_step
         path = checkpoint.save_now()
         print(f"\ninterrupted: checkpoint saved to {path}; run again to resume")
         raise
-    save_model_atomic(model, out_dir / "model.keras")
+    save_model_atomic(model, write_dir / "model.keras")
+    if write_dir != out_dir:
+        import shutil
+
+        shutil.rmtree(write_dir, ignore_errors=True)
     return model
 
 
