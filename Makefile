@@ -1,5 +1,5 @@
 # Two commands for a newcomer on a fresh machine (Python 3.10+):
-#   make demo   set up a virtual environment, then run the study on the built-in examples -> results/
+#   make demo   set up a virtual environment, then run the study with the shipped checkpoints -> results/
 #   make test   set up the same environment, then run the test suite (default: everything but `slow`)
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -17,7 +17,8 @@ $(STAMP): requirements.txt pyproject.toml
 demo: $(STAMP)
 	$(PY) -m s2v.cli study --out results
 
-results: demo
+results: $(STAMP)
+	$(PY) -m s2v.cli study --out results --realisations 10
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" -q

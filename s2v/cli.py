@@ -4,7 +4,7 @@
     s2v denoise INPUTS... --out DIR [--model NAME|PATH] [--domain D] [--looks L] [--tile-size N]
     s2v decorrelate IN OUT [--auto | --fx --fy --mx --my] [--cf CF] [--plot FILE]
     s2v compare --data DIR|EXAMPLE --methods ... --out DIR
-    s2v study [--out results] [--quick]
+    s2v study [--out results] [--quick] [--realisations N] [--folder DIR]
     s2v examples
 
 Every error is reported as one line naming the file and the problem (exit
@@ -32,6 +32,8 @@ def _add_train(sub):
     p.add_argument("--config", help="JSON configuration file (overrides --preset)")
     p.add_argument("--steps", type=int, help="total training steps")
     p.add_argument("--looks", type=float, help="number of looks L of the speckle")
+    p.add_argument("--domain", choices=["intensity", "amplitude", "complex", "bmode", "rf"],
+                   help="domain of the inputs (default: from each file's metadata)")
     p.add_argument("--resume", nargs="?", const=True, default=True,
                    help="resume from the newest checkpoint (default) or from CKPT")
     p.add_argument("--fresh", action="store_true", help="start afresh, ignoring checkpoints")
@@ -74,7 +76,7 @@ def _run_train(args) -> int:
               else s2v.S2VConfig.from_preset(args.preset))
     if args.looks is not None:
         config = config.replace(looks=args.looks)
-    images = [_read_intensity(path)[0] for path in _expand(args.images)]
+    images = [_read_intensity(path, args.domain)[0] for path in _expand(args.images)]
     strategy = None
     if args.strategy != "none":
         from .distribute import make_strategy
@@ -170,14 +172,21 @@ def _run_examples(args) -> int:
 def _add_study(sub):
     p = sub.add_parser("study", help="regenerate every table and figure of the study")
     p.add_argument("--out", default="results", help="output folder (default results/)")
-    p.add_argument("--quick", action="store_true", help="tiny budget (for tests)")
+    p.add_argument("--quick", action="store_true", help="tiny crops and budget (for tests)")
+    p.add_argument("--realisations", type=int, default=1,
+                   help="speckle realisations per Set12 image (the literature's protocol: 10)")
+    p.add_argument("--folder", help="also compare the methods on your own folder of images")
     p.set_defaults(run=_run_study)
 
 
 def _run_study(args) -> int:
-    from .study import run_study
+    from .study import run_on_folder, run_study
 
-    run_study(args.out, quick=args.quick)
+    summary = run_study(args.out, quick=args.quick, realisations=args.realisations)
+    print(f"study written to {summary.parent} (headline tables: {summary})")
+    if args.folder:
+        results = run_on_folder(args.folder, Path(args.out) / "user_folder")
+        print(results.table_markdown())
     return 0
 
 

@@ -1,0 +1,71 @@
+"""Copy a training run's model into ``s2v_checkpoint/<name>/`` with a model card.
+
+    python scripts/ship_checkpoint.py runs/synthetic-L1 synthetic-L1 --data "..." [--checkpoint FILE]
+
+The shipped file holds the weights and configuration only (no optimizer
+state), so it stays small. The card records data, preset, steps, wall-clock
+(first to last checkpoint file of the run), hardware and the metrics passed
+with ``--metrics`` (a markdown snippet, e.g. from the study).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path, help="training folder (with checkpoints/ and config.json)")
+    parser.add_argument("name", help="shipped name, e.g. synthetic-L1")
+    parser.add_argument("--data", required=True, help="what the model was trained on")
+    parser.add_argument("--checkpoint", type=Path, help="default: the newest checkpoint of the run")
+    parser.add_argument("--metrics", default="", help="markdown with the measured metrics")
+    args = parser.parse_args(argv)
+
+    from s2v.pipeline import CHECKPOINT_DIR, load_model
+    from s2v.training import latest_checkpoint, save_model_atomic
+    from s2v.utils import atomic_write_text
+
+    source = args.checkpoint or latest_checkpoint(args.run / "checkpoints")
+    if source is None:
+        parser.error(f"{args.run}: no checkpoint found")
+    model = load_model(source)
+    steps = int(source.stem.split("-")[-1]) if source.stem.startswith("ckpt-") else None
+    target = CHECKPOINT_DIR / args.name
+    save_model_atomic(model, target / "model.keras")
+    model.s2v_config.save(target / "config.json")
+    started = (args.run / "config.json").stat().st_mtime
+    hours = (source.stat().st_mtime - started) / 3600
+    config = model.s2v_config
+    card = f"""# Model card: `{args.name}`
+
+- **Method**: Speckle2Void (Bordone Molini et al., TGRS 2022), self-supervised unless the name says
+  otherwise; blind-spot network with shifted receptive fields, Gamma(L) x inverse-gamma Bayesian loss.
+- **Configuration**: preset `cpu` ({config.filters} filters, depth {config.depth},
+  batch {config.batch_size}, patches {config.patch_size}x{config.patch_size}, lr {config.learning_rate},
+  shifts {list(config.shift_list)} with probabilities {list(config.prob)}, L = {config.looks},
+  normalisation `{config.normalization}`, pixel-shuffle stride {config.pixel_shuffle}); full
+  configuration in `config.json`.
+- **Data**: {args.data}
+- **Budget**: {steps if steps is not None else 'see run'} steps of batch {config.batch_size}
+  ({(steps or 0) * config.batch_size} patches), {hours:.2f} h wall-clock.
+- **Hardware**: {platform.machine()} CPU, {os.cpu_count()} cores shared with other jobs
+  (no GPU); TensorFlow on CPU.
+- **Size**: {(target / 'model.keras').stat().st_size / 1e6:.2f} MB, {model.count_params()} parameters.
+- **Use**: `s2v.load_model("{args.name}")`, `s2v.despeckle(image, model="{args.name}")`.
+- **Reproduce**: `python scripts/train_shipped.py {args.name}` then this script.
+
+## Measured
+{args.metrics or 'See results/summary.md (make demo).'}
+"""
+    atomic_write_text(target / "MODEL_CARD.md", card)
+    print(f"shipped {source} -> {target} ({(target / 'model.keras').stat().st_size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()
