@@ -30,7 +30,9 @@ import numpy as np
 from ._shared import shared_data_dir
 from .compare import compare, resolve_methods
 
-__all__ = ["run_study", "speckle2void_methods", "receptive_field_figure"]
+__all__ = ["run_study", "run_on_folder", "speckle2void_methods", "apbsn_method", "ultrasound_methods",
+           "synthetic_methods", "receptive_field_figure", "synthetic_items", "sar_items",
+           "simulated_ultrasound_items", "real_ultrasound_items"]
 
 #: Classical baselines in the study (all of s2v.baselines but the weakest local filters).
 BASELINE_METHODS = ("lee", "frost", "srad", "obnlm", "nlm_log", "bm3d_log")
@@ -45,7 +47,7 @@ def speckle2void_methods(names) -> dict:
     return resolve_methods([f"s2v:{n}" for n in names if n in shipped]) if shipped else {}
 
 
-def _apbsn_method() -> dict:
+def apbsn_method() -> dict:
     """The other paper's method (autre_papier/), when its package and checkpoint are present."""
     try:
         from autre_papier import apbsn
@@ -56,7 +58,21 @@ def _apbsn_method() -> dict:
     return {"apbsn": apbsn.despeckle}
 
 
-def _synthetic_items(quick: bool, realisation_seed: int = 0) -> list[dict]:
+def ultrasound_methods(quick: bool = False) -> dict:
+    """The ultrasound comparison: baselines, the shipped Speckle2Void models, AP-BSN."""
+    return {**resolve_methods(QUICK_BASELINES if quick else BASELINE_METHODS),
+            **speckle2void_methods(["ultrasound", "ultrasound-noshuffle", "synthetic-L1"]),
+            **apbsn_method()}
+
+
+def synthetic_methods(quick: bool = False) -> dict:
+    """The synthetic protocol: baselines (BM3D-log included), Speckle2Void self-supervised and supervised."""
+    names = QUICK_BASELINES if quick else BASELINE_METHODS
+    return {**resolve_methods(names),
+            **speckle2void_methods(["synthetic-L1", "synthetic-L1-supervised"])}
+
+
+def synthetic_items(quick: bool, realisation_seed: int = 0) -> list[dict]:
     from .datasets import clean_test_images
     from .simulate import synthetic_protocol_pair
 
@@ -108,7 +124,7 @@ def receptive_field_figure(path, model) -> Path:
     return path
 
 
-def _sar_items() -> list[dict]:
+def sar_items() -> list[dict]:
     """Real SAR crops as intensity: TerraSAR-X decorrelated first; Sentinel-1 as delivered."""
     from .decorrelation import decorrelate
 
@@ -130,7 +146,7 @@ def _sar_items() -> list[dict]:
     return items
 
 
-def _simulated_ultrasound_items(quick: bool) -> list[dict]:
+def simulated_ultrasound_items(quick: bool) -> list[dict]:
     from .datasets import simulated_ultrasound_set
 
     # Seeds 100+ are disjoint from the training phantoms (seeds 0-11).
@@ -148,7 +164,7 @@ def _simulated_ultrasound_items(quick: bool) -> list[dict]:
     return items
 
 
-def _real_ultrasound_items(quick: bool) -> list:
+def real_ultrasound_items(quick: bool) -> list:
     from .datasets import real_ultrasound_intensities
     from .domains import bmode_to_intensity
 
@@ -199,16 +215,12 @@ def run_study(out_dir="results", *, quick: bool = False, realisations: int | Non
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    baselines = resolve_methods(QUICK_BASELINES if quick else BASELINE_METHODS)
     run = functools.partial(compare, progress=progress, looks=1.0)
     sections = ["# s2v study: headline tables\n",
                 "All methods are told L = 1 (single-look intensity). PSNR/SSIM on amplitude; "
                 "ENL and ratio image on intensity; gCNR on envelope (see `s2v.compare`).\n"]
 
-    synthetic = {**baselines, **speckle2void_methods(["synthetic-L1", "synthetic-L1-supervised"])}
-    if not quick and "bm3d_log" not in synthetic:
-        synthetic.update(resolve_methods("bm3d_log"))
-    results = run(synthetic, _synthetic_items(quick), out_dir=out / "synthetic",
+    results = run(synthetic_methods(quick), synthetic_items(quick), out_dir=out / "synthetic",
                   realisations=realisations or 1, data_range=1.0, figures=not quick)
     sections.append(_section("Single-look synthetic protocol (Set12 01-10)", results,
                              f"{realisations or 1} speckle realisation(s) per image."))
@@ -220,19 +232,18 @@ def run_study(out_dir="results", *, quick: bool = False, realisations: int | Non
         receptive_field_figure(out / "receptive_field.png", load_model("synthetic-L1"))
         sections.append("![blind spot](receptive_field.png)\n")
 
-    sar = _sar_items()
+    sar = sar_items()
     if sar and not quick:
         results = run({**resolve_methods(("lee", "bm3d_log")), **speckle2void_methods(["synthetic-L1"])},
                       sar, out_dir=out / "sar")
         sections.append(_section("Real SAR (no ground truth)", results,
                                  "TerraSAR-X raw and after decorrelation; Sentinel-1 as delivered."))
 
-    ultrasound = {**baselines, **speckle2void_methods(["ultrasound", "ultrasound-noshuffle", "synthetic-L1"]),
-                  **_apbsn_method()}
-    results = run(ultrasound, _simulated_ultrasound_items(quick), out_dir=out / "ultrasound_simulated")
+    ultrasound = ultrasound_methods(quick)
+    results = run(ultrasound, simulated_ultrasound_items(quick), out_dir=out / "ultrasound_simulated")
     sections.append(_section("Simulated ultrasound with ground truth (unseen phantoms and probes)", results))
 
-    results = run(ultrasound, _real_ultrasound_items(quick), out_dir=out / "ultrasound_real")
+    results = run(ultrasound, real_ultrasound_items(quick), out_dir=out / "ultrasound_real")
     sections.append(_section("Real ultrasound (no ground truth)", results,
                              "MUST IQ, PICMUS envelopes (1 and 75 plane waves), real B-mode "
                              "(pydicom-data DICOMs, liver) converted to intensity with DR = 60 dB."))
@@ -247,12 +258,10 @@ def run_study(out_dir="results", *, quick: bool = False, realisations: int | Non
 def run_on_folder(folder, out_dir, *, methods=None, looks: float | str = 1.0, progress: bool = True):
     """Run the comparison on a user's folder of images (any format of :mod:`s2v.io`).
 
-    ``methods`` default: the study's baselines, the shipped ultrasound
-    Speckle2Void and AP-BSN when present.
+    ``methods`` default: :func:`ultrasound_methods`.
     """
     if methods is None:
-        methods = {**resolve_methods(BASELINE_METHODS), **speckle2void_methods(["ultrasound"]),
-                   **_apbsn_method()}
+        methods = ultrasound_methods()
     elif isinstance(methods, (str, list, tuple)):
         methods = resolve_methods(methods)
     return compare(methods, str(folder), out_dir=out_dir, looks=looks, progress=progress)
