@@ -263,6 +263,8 @@ def train(images, config=None, *, out_dir, targets=None, resume=True, total_step
                       epochs=epoch + n_epochs, steps_per_epoch=n_steps, callbacks=callbacks,
                       verbose=verbose, shuffle=False)
             step = int(model.optimizer.iterations.numpy())
+            if model.stop_training:
+                break
     except KeyboardInterrupt:
         path = checkpoint.save_now()
         print(f"\ninterrupted: checkpoint saved to {path}; run again to resume")
