@@ -58,15 +58,44 @@ def _expand(paths) -> list[Path]:
     return files
 
 
+def _output_folder(raw) -> Path:
+    """The ``--out`` folder, created; a clear error when it is a file or not writable."""
+    out_dir = Path(raw)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"{out_dir}: --out must be a folder, but this is an existing file")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not os.access(out_dir, os.W_OK):
+        raise PermissionError(f"{out_dir}: output folder is not writable")
+    return out_dir
+
+
+def _warn_frames(command: str, path: Path, meta: dict):
+    """A 3-D stack is read as one frame: say so, since the other frames are not used."""
+    if meta.get("n_frames", 1) > 1:
+        print(f"s2v {command}: warning: {path}: {meta['n_frames']} frames, only frame {meta['frame']} "
+              "is used", file=sys.stderr)
+
+
+def _naming(path: Path, exc: Exception) -> str:
+    """The error message, prefixed with the file when it does not name it already."""
+    message = str(exc).strip() or type(exc).__name__
+    return message if str(path) in message else f"{path}: {message}"
+
+
 def _read_intensity(path: Path, domain: str | None = None):
-    from .domains import to_intensity
     from .io import read_image
+    from .pipeline import prepare_intensity
+    from .utils import check_intensity
 
     array, meta = read_image(path)
+    _warn_frames("train", path, meta)
     domain = domain or meta["domain"]
     if domain == "unknown":
         raise ValueError(f"{path}: cannot tell the data's domain; pass --domain")
-    return to_intensity(array, domain), meta
+    try:
+        return check_intensity(prepare_intensity(array, domain), name=str(path)), meta
+    except ValueError as exc:
+        raise ValueError(_naming(path, exc)) from None
 
 
 def _run_train(args) -> int:
@@ -77,6 +106,7 @@ def _run_train(args) -> int:
     if args.looks is not None:
         config = config.replace(looks=args.looks)
     images = [_read_intensity(path, args.domain)[0] for path in _expand(args.images)]
+    _output_folder(args.out)
     strategy = None
     if args.strategy != "none":
         from .distribute import make_strategy
@@ -105,38 +135,47 @@ def _add_denoise(sub):
 
 
 def _run_denoise(args) -> int:
-    from .domains import to_intensity
     from .io import read_image, write_image
-    from .pipeline import DEFAULT_CHECKPOINT, DOMAINS, despeckle, load_model
+    from .pipeline import DEFAULT_CHECKPOINT, DOMAINS, despeckle, load_model, prepare_intensity
 
     files = _expand(args.inputs)
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not os.access(out_dir, os.W_OK):
-        raise PermissionError(f"{out_dir}: output folder is not writable")
+    out_dir = _output_folder(args.out)
     models = {}
-    done = skipped = 0
+    done = skipped = failed = 0
     for path in files:
         target = out_dir / f"{path.stem}_despeckled.{args.format}"
         if target.exists() and not args.overwrite:
             skipped += 1  # an earlier (interrupted) run finished this one: outputs are atomic
             continue
-        array, meta = read_image(path)
-        domain = args.domain or meta["domain"]
-        if domain == "rf":
-            array, domain = to_intensity(array, "rf"), "intensity"
-        elif domain not in DOMAINS:
-            domain = "intensity"
+        # One bad file must not stop a folder: report it on one line and go on (exit status 2).
+        try:
+            array, meta = read_image(path)
+            _warn_frames("denoise", path, meta)
+            domain = args.domain or meta["domain"]
+            if domain == "rf":
+                array, domain = prepare_intensity(array, "rf"), "intensity"
+            elif domain not in DOMAINS:
+                domain = "intensity"
+        except (ValueError, OSError) as exc:
+            failed += 1
+            print(f"s2v denoise: error: {_naming(path, exc)}", file=sys.stderr)
+            continue
         model_name = args.model or DEFAULT_CHECKPOINT[domain]
-        if model_name not in models:
+        if model_name not in models:  # a model that cannot be loaded stops the run
             models[model_name] = load_model(model_name)
-        estimate = despeckle(array, models[model_name], domain=domain, looks=args.looks,
-                             tile_size=args.tile_size)
-        write_image(target, estimate, inputs=files, overwrite=args.overwrite)
+        try:
+            estimate = despeckle(array, models[model_name], domain=domain, looks=args.looks,
+                                 tile_size=args.tile_size)
+            write_image(target, estimate, inputs=files, overwrite=args.overwrite)
+        except (ValueError, OSError) as exc:
+            failed += 1
+            print(f"s2v denoise: error: {_naming(path, exc)}", file=sys.stderr)
+            continue
         done += 1
         print(f"{path} -> {target}")
-    print(f"{done} despeckled, {skipped} already done (use --overwrite to redo)")
-    return 0
+    print(f"{done} despeckled, {skipped} already done (use --overwrite to redo)"
+          + (f", {failed} failed (see the errors above)" if failed else ""))
+    return 2 if failed else 0
 
 
 # -- other commands ------------------------------------------------------------------
@@ -206,8 +245,21 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("s2v: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, OSError, KeyError, ImportError, MemoryError) as exc:
+    except OSError as exc:  # "<file>: <reason>" rather than "[Errno 13] ..."
+        where = f"{exc.filename}: " if exc.filename is not None and exc.strerror else ""
+        print(f"s2v {args.command}: error: {where}{exc.strerror or str(exc).strip() or type(exc).__name__}",
+              file=sys.stderr)
+        return 2
+    except (ValueError, KeyError, ImportError, MemoryError) as exc:
         print(f"s2v {args.command}: error: {str(exc).strip() or type(exc).__name__}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # TensorFlow's own errors (e.g. out of memory for a --tile-size too large): one line, not
+        # a traceback from inside TensorFlow. Anything else is a bug in s2v and keeps its traceback.
+        if not type(exc).__module__.startswith("tensorflow"):
+            raise
+        print(f"s2v {args.command}: error: TensorFlow {type(exc).__name__}: "
+              f"{getattr(exc, 'message', str(exc)).strip()}", file=sys.stderr)
         return 2
 
 

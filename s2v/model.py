@@ -14,6 +14,7 @@ from keras import layers
 
 from . import __version__, bayes
 from .config import ConfigError, S2VConfig, shift_rows
+from .distribute import step_logs
 from .nets import CausalBranch, rotate, shift_down
 from .utils import check_intensity
 
@@ -60,6 +61,17 @@ def normalise_intensity(intensity: np.ndarray, config: S2VConfig):
         rest = normalised[~targets]
         normalised[targets] = np.median(rest) if rest.size else 0.0
     return normalised, ~targets, scale
+
+
+def _unpack_batch(data):
+    """``(y, valid, target or None)`` from a tuple, or from one tensor holding them on its last axis.
+
+    The distributed input pipeline (:func:`s2v.distribute.distribute_dataset`) packs the planes
+    into one tensor: Keras 3 reduces a whole first batch across workers with a call that accepts a
+    single distributed tensor but not a tuple of them (MultiWorkerMirroredStrategy).
+    """
+    planes = list(data) if isinstance(data, (tuple, list)) else tf.split(data, data.shape[-1], axis=-1)
+    return (tuple(planes) + (None,))[:3]
 
 
 @keras.saving.register_keras_serializable(package="s2v")
@@ -182,28 +194,34 @@ class Speckle2Void(keras.Model):
         self.loss_tracker.update_state(parts["loss"])
         self.nll_tracker.update_state(parts["nll"])
         self.tv_tracker.update_state(parts["tv"])
-        return {m.name: m.result() for m in self.metrics}
+        return step_logs({m.name: m.result() for m in self.metrics})
 
     def train_step(self, data):
-        y, valid, target = (tuple(data) + (None,))[:3]
+        y, valid, target = _unpack_batch(data)
         rows = self.draw_vertical_shift(self.optimizer.iterations)
         with tf.GradientTape() as tape:
             alpha_beta = self(y, training=True, vertical_shift=rows)
             parts = self.loss_parts(y, valid, alpha_beta, target)
-        grads = tape.gradient(parts["loss"], self.trainable_variables)
+            # Under tf.distribute the optimizer SUMS the replicas' gradients: each replica scales
+            # its (local-mean) loss by 1/N so that the sum is the gradient of the global batch.
+            scaled = parts["loss"] / tf.distribute.get_strategy().num_replicas_in_sync
+        grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
         return self._track(parts)
 
     def test_step(self, data):
-        y, valid, target = (tuple(data) + (None,))[:3]
+        y, valid, target = _unpack_batch(data)
         return self._track(self.loss_parts(y, valid, self(y, training=False), target))
 
     # -- prediction -----------------------------------------------------------
+    def _infer(self, x):
+        return self(x, training=False)
+
     def _alpha_beta(self, normalised: np.ndarray, tile_size: int | None, progress: bool):
         """alpha and beta maps of a normalised (H, W) image by exact overlapping tiles."""
         if self._predict_fn is None:
             self._predict_fn = tf.function(
-                lambda x: self(x, training=False), reduce_retracing=True,
+                self._infer, reduce_retracing=True,
                 input_signature=[tf.TensorSpec([1, None, None, 1], tf.float32)])
         height, width = normalised.shape
         core = int(tile_size or _DEFAULT_TILE)

@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from ._shared import repo_root
+from .config import ConfigError
 
-__all__ = ["load_model", "despeckle", "list_checkpoints", "CHECKPOINT_DIR", "DEFAULT_CHECKPOINT"]
+__all__ = ["load_model", "despeckle", "prepare_intensity", "list_checkpoints", "CHECKPOINT_DIR",
+           "DEFAULT_CHECKPOINT"]
 
 CHECKPOINT_DIR = repo_root() / "s2v_checkpoint"
 
@@ -74,6 +76,8 @@ def load_model(path_or_name, *, compile: bool = False):
     path = _resolve(path_or_name)
     try:
         model = keras.saving.load_model(path, safe_mode=True, compile=compile)
+    except ConfigError as exc:  # an s2v checkpoint, but of another version or configuration
+        raise ConfigError(f"{path}: {exc}") from None
     except (ValueError, TypeError, OSError, KeyError) as exc:
         raise ValueError(f"{path}: not a loadable s2v checkpoint ({exc})") from None
     if not isinstance(model, Speckle2Void):
@@ -119,25 +123,50 @@ def despeckle(data, model=None, *, domain: str = "intensity", looks=None, tile_s
     if isinstance(model, (str, Path)):
         model = load_model(model)
     array = np.asarray(data)
-    if domain == "complex":
-        from .decorrelation import decorrelate
-        from .domains import intensity_from_complex
-
-        if not np.iscomplexobj(array):
-            raise ValueError(f"domain='complex' expects complex IQ/SLC data, got dtype {array.dtype}")
-        whitened, _ = decorrelate(array)
-        intensity = intensity_from_complex(whitened)
-    elif domain == "amplitude":
-        intensity = np.square(array, dtype=np.float32)
-    elif domain == "bmode":
-        from .domains import bmode_to_intensity, intensity_to_bmode
+    if domain == "bmode":
+        from .domains import intensity_to_bmode
 
         scale = "uint8" if array.dtype == np.uint8 else "db"
-        intensity = bmode_to_intensity(array, dynamic_range=dynamic_range, scale=scale)
+        intensity = prepare_intensity(array, "bmode", dynamic_range=dynamic_range)
         estimate = model.predict_maps(intensity, looks=looks, tile_size=tile_size,
                                       outputs=("posterior_mean",), progress=progress)["posterior_mean"]
         return intensity_to_bmode(estimate, dynamic_range=dynamic_range, scale=scale, reference=1.0)
-    else:
-        intensity = array
-    return model.predict_maps(intensity, looks=looks, tile_size=tile_size,
+    return model.predict_maps(prepare_intensity(array, domain), looks=looks, tile_size=tile_size,
                               outputs=("posterior_mean",), progress=progress)["posterior_mean"]
+
+
+def prepare_intensity(data, domain: str, *, dynamic_range: float = 60.0) -> np.ndarray:
+    """Turn data of any domain into the intensity Speckle2Void works on (training and prediction).
+
+    ``"intensity"`` passes through; ``"amplitude"`` is squared; ``"complex"``
+    (IQ/SLC) is decorrelated (:func:`s2v.decorrelation.decorrelate`, automatic
+    parameters) then ``|z|^2``; ``"rf"`` goes to IQ by the analytic signal, then
+    as complex; ``"bmode"`` (uint8 or dB) is log-decompressed with
+    ``dynamic_range`` (:func:`s2v.domains.bmode_to_intensity`).
+
+    Returns
+    -------
+    ndarray, (H, W) float32
+        Linear intensity.
+    """
+    array = np.asarray(data)
+    if domain in ("complex", "rf"):
+        from .decorrelation import decorrelate
+        from .domains import analytic_signal, intensity_from_complex
+
+        if domain == "rf":
+            array = analytic_signal(array, axis=0)
+        if not np.iscomplexobj(array):
+            raise ValueError(f"domain='complex' expects complex IQ/SLC data, got dtype {array.dtype}")
+        whitened, _ = decorrelate(array)
+        return intensity_from_complex(whitened)
+    if domain == "amplitude":
+        return np.square(array, dtype=np.float32)
+    if domain == "bmode":
+        from .domains import bmode_to_intensity
+
+        scale = "uint8" if array.dtype == np.uint8 else "db"
+        return bmode_to_intensity(array, dynamic_range=dynamic_range, scale=scale)
+    if domain != "intensity":
+        raise ValueError(f"unknown domain {domain!r}; choose among {DOMAINS + ('rf',)}")
+    return array

@@ -135,15 +135,20 @@ def _as_config(config) -> S2VConfig:
 
 
 def _load_intensities(images) -> list[np.ndarray]:
-    """Arrays pass through; paths are read with s2v.io and converted to intensity."""
+    """Arrays pass through; paths are read with s2v.io and prepared as at prediction.
+
+    Complex IQ/SLC files are decorrelated, as :func:`s2v.despeckle` does with
+    ``domain="complex"`` (see :func:`s2v.pipeline.prepare_intensity`).
+    """
     out = []
     for item in images:
         if isinstance(item, (str, Path)):
-            from .domains import to_intensity
             from .io import read_image
+            from .pipeline import prepare_intensity
 
             array, meta = read_image(item)
-            out.append(to_intensity(array, meta["domain"]))
+            domain = meta["domain"] if meta["domain"] != "unknown" else "intensity"
+            out.append(prepare_intensity(array, domain))
         else:
             out.append(np.asarray(item))
     return out
@@ -221,7 +226,8 @@ def train(images, config=None, *, out_dir, targets=None, resume=True, total_step
     with scope:
         if start_from is not None:
             model = keras.saving.load_model(start_from, safe_mode=True)
-            if model.s2v_config != config:
+            # total_steps may grow between sessions (train longer); everything else must match
+            if model.s2v_config.replace(total_steps=config.total_steps) != config:
                 raise ValueError(
                     f"{start_from}: checkpoint configuration differs from the requested one; "
                     "use a new out_dir or the checkpoint's own config.json")
