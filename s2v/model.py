@@ -46,6 +46,17 @@ def normalise_intensity(intensity: np.ndarray, config: S2VConfig):
     scale : float
         The divisor used (``norm``, or the image median).
     """
+    constants = normalisation_constants(intensity, config)
+    return (*apply_normalisation(intensity, *constants), constants[0])
+
+
+def normalisation_constants(intensity: np.ndarray, config: S2VConfig):
+    """Whole-image constants of :func:`normalise_intensity`: ``(scale, clip_value, fill)``.
+
+    Computed once per image, so that tiles normalised separately with
+    :func:`apply_normalisation` match the whole image exactly. Memory: one
+    temporary copy of the image at most (for the medians).
+    """
     if config.normalization == "fixed":
         scale = float(config.norm)
         clip_value = float(config.clip)
@@ -55,12 +66,21 @@ def normalise_intensity(intensity: np.ndarray, config: S2VConfig):
             positive = intensity[intensity > 0]
             scale = float(np.median(positive)) if positive.size else 1.0
         clip_value = float(config.clip) * scale
-    targets = intensity > clip_value
-    normalised = (intensity / np.float32(scale)).astype(np.float32)
+    clip_value = min(clip_value, float(np.finfo(np.float32).max))  # compared in float32
+    targets = intensity > np.float32(clip_value)
+    fill = 0.0
     if targets.any():
-        rest = normalised[~targets]
-        normalised[targets] = np.median(rest) if rest.size else 0.0
-    return normalised, ~targets, scale
+        rest = np.divide(intensity[~targets], np.float32(scale), dtype=np.float32)
+        fill = float(np.median(rest, overwrite_input=True)) if rest.size else 0.0
+    return scale, clip_value, fill
+
+
+def apply_normalisation(intensity: np.ndarray, scale: float, clip_value: float, fill: float):
+    """``(normalised, valid)`` of an image or a tile, with constants from :func:`normalisation_constants`."""
+    targets = intensity > np.float32(clip_value)
+    normalised = np.divide(intensity, np.float32(scale), dtype=np.float32)
+    normalised[targets] = fill
+    return normalised, ~targets
 
 
 def _unpack_batch(data):
@@ -217,33 +237,13 @@ class Speckle2Void(keras.Model):
     def _infer(self, x):
         return self(x, training=False)
 
-    def _alpha_beta(self, normalised: np.ndarray, tile_size: int | None, progress: bool):
-        """alpha and beta maps of a normalised (H, W) image by exact overlapping tiles."""
+    def _network(self, normalised: np.ndarray) -> np.ndarray:
+        """(h, w, 2) alpha and beta of a normalised (h, w) image or tile, inference mode."""
         if self._predict_fn is None:
             self._predict_fn = tf.function(
                 self._infer, reduce_retracing=True,
                 input_signature=[tf.TensorSpec([1, None, None, 1], tf.float32)])
-        height, width = normalised.shape
-        core = int(tile_size or _DEFAULT_TILE)
-        if core < 1:
-            raise ValueError(f"tile_size must be a positive integer, got {tile_size!r}")
-        margin = self.receptive_field_radius
-        alpha = np.empty((height, width), np.float32)
-        beta = np.empty((height, width), np.float32)
-        tiles = [(r, c) for r in range(0, height, core) for c in range(0, width, core)]
-        iterator = tiles
-        if progress and len(tiles) > 4:
-            from tqdm.auto import tqdm
-            iterator = tqdm(tiles, desc="Speckle2Void tiles", unit="tile")
-        for r0, c0 in iterator:
-            r1, c1 = min(r0 + core, height), min(c0 + core, width)
-            a0, a1 = max(r0 - margin, 0), min(r1 + margin, height)
-            b0, b1 = max(c0 - margin, 0), min(c1 + margin, width)
-            crop = tf.constant(normalised[None, a0:a1, b0:b1, None])
-            out = self._predict_fn(crop).numpy()[0]
-            alpha[r0:r1, c0:c1] = out[r0 - a0:r1 - a0, c0 - b0:c1 - b0, 0]
-            beta[r0:r1, c0:c1] = out[r0 - a0:r1 - a0, c0 - b0:c1 - b0, 1]
-        return alpha, beta
+        return self._predict_fn(tf.constant(normalised[None, :, :, None])).numpy()[0]
 
     def predict_maps(self, intensity, *, looks=None, tile_size=None, outputs=MAP_NAMES,
                      progress=True):
@@ -291,21 +291,36 @@ class Speckle2Void(keras.Model):
         return self._maps(y, looks, tile_size, outputs, progress)
 
     def _maps(self, y, looks, tile_size, outputs, progress):
-        normalised, valid, scale = normalise_intensity(y, self.s2v_config)
-        alpha, beta = self._alpha_beta(normalised, tile_size, progress)
-        maps = {}
-        if "posterior_mean" in outputs:
-            estimate = np.asarray(bayes.posterior_mean(normalised, alpha, beta, looks)) * scale
-            maps["posterior_mean"] = np.where(valid, estimate, y).astype(np.float32)
-        if "prior_mean" in outputs:
-            maps["prior_mean"] = (np.asarray(bayes.prior_mean(alpha, beta)) * scale).astype(np.float32)
-        if "posterior_std" in outputs:
-            std = np.asarray(bayes.posterior_std(normalised, alpha, beta, looks)) * scale
-            maps["posterior_std"] = np.where(valid, std, 0.0).astype(np.float32)
-        if "alpha" in outputs:
-            maps["alpha"] = alpha
-        if "beta" in outputs:
-            maps["beta"] = beta
+        """The requested maps of an (H, W) intensity image, by exact overlapping tiles.
+
+        The normalisation constants come from the whole image; then each tile is
+        normalised, predicted and turned into maps on its own, so memory holds
+        the input (possibly memory-mapped), the requested outputs and one tile --
+        no whole-image temporaries, which matters at 10^8 pixels.
+        """
+        scale, clip_value, fill = normalisation_constants(y, self.s2v_config)
+        core = int(tile_size or _DEFAULT_TILE)
+        if core < 1:
+            raise ValueError(f"tile_size must be a positive integer, got {tile_size!r}")
+        margin = self.receptive_field_radius
+        height, width = y.shape
+        maps = {name: np.empty((height, width), np.float32) for name in outputs}
+        tiles = [(r, c) for r in range(0, height, core) for c in range(0, width, core)]
+        iterator = tiles
+        if progress and len(tiles) > 4:
+            from tqdm.auto import tqdm
+            iterator = tqdm(tiles, desc="Speckle2Void tiles", unit="tile")
+        for r0, c0 in iterator:
+            r1, c1 = min(r0 + core, height), min(c0 + core, width)
+            a0, a1 = max(r0 - margin, 0), min(r1 + margin, height)
+            b0, b1 = max(c0 - margin, 0), min(c1 + margin, width)
+            normalised, valid = apply_normalisation(y[a0:a1, b0:b1], scale, clip_value, fill)
+            inner = (slice(r0 - a0, r1 - a0), slice(c0 - b0, c1 - b0))
+            alpha_beta = self._network(normalised)[inner]
+            tile = _tile_maps(y[r0:r1, c0:c1], normalised[inner], valid[inner], alpha_beta[..., 0],
+                              alpha_beta[..., 1], scale, looks, outputs)
+            for name, value in tile.items():
+                maps[name][r0:r1, c0:c1] = value
         return maps
 
     # -- serialisation ----------------------------------------------------------
@@ -327,6 +342,24 @@ class Speckle2Void(keras.Model):
         except (ConfigError, KeyError, TypeError) as exc:
             raise ConfigError(f"checkpoint has an incompatible configuration: {exc}") from None
         return cls(settings, **config)
+
+
+def _tile_maps(y, normalised, valid, alpha, beta, scale, looks, outputs) -> dict:
+    """The requested maps of one tile, in the input's intensity units (see ``predict_maps``)."""
+    maps = {}
+    if "posterior_mean" in outputs:
+        estimate = np.asarray(bayes.posterior_mean(normalised, alpha, beta, looks)) * scale
+        maps["posterior_mean"] = np.where(valid, estimate, y)
+    if "prior_mean" in outputs:
+        maps["prior_mean"] = np.asarray(bayes.prior_mean(alpha, beta)) * scale
+    if "posterior_std" in outputs:
+        std = np.asarray(bayes.posterior_std(normalised, alpha, beta, looks)) * scale
+        maps["posterior_std"] = np.where(valid, std, 0.0)
+    if "alpha" in outputs:
+        maps["alpha"] = alpha
+    if "beta" in outputs:
+        maps["beta"] = beta
+    return maps
 
 
 def count_flops(config: S2VConfig, height: int, width: int) -> float:
