@@ -965,6 +965,9 @@ def decorrelate_main(args: argparse.Namespace) -> int:
                              domain=domain).savefig(args.plot, dpi=120)
             print(f"wrote {args.plot}")
     except (ValueError, OSError) as error:
-        print(f"s2v decorrelate: error: {error}", file=sys.stderr)
+        message = str(error)
+        if str(args.input) not in message:  # every error names the file it is about
+            message = f"{args.input}: {message}"
+        print(f"s2v decorrelate: error: {message}", file=sys.stderr)
         return 2
     return 0

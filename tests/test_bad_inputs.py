@@ -256,9 +256,6 @@ def _argv(command, path, out, assets):
     return ["compare", "--data", path, "--methods", "boxcar", "--out", out, "--no-figures", "--no-progress"]
 
 
-_KNOWN_GAPS = {
-    ("decorrelate", "all-zero"): "s2v.decorrelation names the array ('slc'), not the file (reported)",
-}
 
 
 # Each successful `s2v train` is a (2-step) training run: one runs by default, the rest are `slow`.
@@ -268,9 +265,7 @@ _SLOW = {("train", "constant"), ("train", "3-D stack"), ("train", "1e12")}
 @pytest.mark.parametrize("command, problem", [
     pytest.param(c, p, marks=[pytest.mark.slow] if (c, p) in _SLOW else [])
     for c, cases in CLI.items() for p in cases], ids=lambda v: str(v))
-def test_command_matrix(command, problem, tmp_path, rng, assets, capsys, request):
-    if (command, problem) in _KNOWN_GAPS:
-        request.applymarker(pytest.mark.xfail(reason=_KNOWN_GAPS[command, problem], strict=True))
+def test_command_matrix(command, problem, tmp_path, rng, assets, capsys):
     inputs = tmp_path / "in"
     inputs.mkdir()
     path = _cli_input(command, problem, inputs, rng)
