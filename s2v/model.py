@@ -94,6 +94,26 @@ def _unpack_batch(data):
     return (tuple(planes) + (None,))[:3]
 
 
+def to_mosaic(image: np.ndarray, stride: int):
+    """Pixel-shuffle mosaic of an (H, W) image, zero-padded to multiples of ``stride``.
+
+    Zero padding, not reflection: a reflected copy of a border pixel could land
+    in the receptive field of that very pixel and leak it past the blind spot.
+
+    Returns
+    -------
+    mosaic : ndarray
+        :func:`s2v.decorrelation.pixel_unshuffle` of the padded image.
+    inside : ndarray of bool
+        False on the padding (excluded from the training loss).
+    """
+    from .decorrelation import pixel_unshuffle
+
+    pad = [(0, -image.shape[0] % stride), (0, -image.shape[1] % stride)]
+    inside = np.pad(np.ones(image.shape, bool), pad)
+    return pixel_unshuffle(np.pad(image, pad), stride), pixel_unshuffle(inside, stride)
+
+
 @keras.saving.register_keras_serializable(package="s2v")
 class Speckle2Void(keras.Model):
     """Speckle2Void blind-spot network (Bordone Molini et al., TGRS 2022).
@@ -284,9 +304,9 @@ class Speckle2Void(keras.Model):
             raise ValueError(f"looks must be positive, got {looks}")
         stride = self.s2v_config.pixel_shuffle
         if stride > 1:
-            from .decorrelation import pixel_shuffle, pixel_unshuffle
+            from .decorrelation import pixel_shuffle
 
-            maps = self._maps(pixel_unshuffle(y, stride), looks, tile_size, outputs, progress)
+            maps = self._maps(to_mosaic(y, stride)[0], looks, tile_size, outputs, progress)
             return {name: pixel_shuffle(value, stride, shape=y.shape) for name, value in maps.items()}
         return self._maps(y, looks, tile_size, outputs, progress)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import S2VConfig
-from .model import normalise_intensity
+from .model import normalise_intensity, to_mosaic
 from .utils import check_intensity
 
 __all__ = ["PatchSampler", "make_dataset"]
@@ -40,8 +40,8 @@ class PatchSampler:
     Parameters
     ----------
     images : sequence of (H, W) arrays
-        Noisy intensity images (any sizes; smaller than a patch is padded by
-        reflection and the padding is excluded from the loss).
+        Noisy intensity images (any sizes; smaller than a patch is padded with
+        zeros and the padding is excluded from the loss).
     config : S2VConfig
         Gives ``patch_size``, ``batch_size``, ``seed`` and the normalisation.
     targets : sequence of (H, W) arrays, optional
@@ -66,12 +66,13 @@ class PatchSampler:
                 target = check_intensity(targets[index], name=f"training target {index}")
                 if target.shape != y.shape:
                     raise ValueError(f"training target {index} has shape {target.shape}, image {y.shape}")
+            inside = None
             if config.pixel_shuffle > 1:  # the network sees the mosaic of sub-images, as at prediction
-                from .decorrelation import pixel_unshuffle
-
-                y = pixel_unshuffle(y, config.pixel_shuffle)
-                target = None if target is None else pixel_unshuffle(target, config.pixel_shuffle)
+                y, inside = to_mosaic(y, config.pixel_shuffle)
+                target = None if target is None else to_mosaic(target, config.pixel_shuffle)[0]
             normalised, valid, scale = normalise_intensity(y, config)
+            if inside is not None:
+                valid &= inside
             if target is not None:
                 target = target / np.float32(scale)
             self.items.append(self._pad(normalised, valid, target))
@@ -82,9 +83,11 @@ class PatchSampler:
         p = self.config.patch_size
         pad = [(0, max(0, p - image.shape[0])), (0, max(0, p - image.shape[1]))]
         if any(after for _, after in pad):
-            image = np.pad(image, pad, mode="symmetric")
+            # Zeros, not a reflection: a mirrored copy of a border pixel would sit next to it,
+            # inside its receptive field, and leak the pixel past the blind spot.
+            image = np.pad(image, pad)
             valid = np.pad(valid, pad, constant_values=False)
-            target = None if target is None else np.pad(target, pad, mode="symmetric")
+            target = None if target is None else np.pad(target, pad)
         return _Prepared(image, valid, target)
 
     @property

@@ -128,3 +128,14 @@ def test_batched_and_separate_rotations_agree_at_inference(rng):
     other.set_weights(model.get_weights())
     x = tf.constant(rng.gamma(1.0, 1.0, (2, 15, 19, 1)).astype(np.float32))
     np.testing.assert_allclose(other(x, training=False), model(x, training=False), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape, stride", [((9, 7), 2), ((10, 13), 4), ((5, 5), 5)])
+def test_pixel_shuffle_mosaic_holds_every_pixel_once(shape, stride):
+    """No pixel is duplicated (a copy in the receptive field would defeat the blind spot)."""
+    from s2v.model import to_mosaic
+
+    image = np.arange(1, shape[0] * shape[1] + 1, dtype=np.float32).reshape(shape)
+    mosaic, inside = to_mosaic(image, stride)
+    assert sorted(mosaic[inside].tolist()) == sorted(image.ravel().tolist())
+    assert np.all(mosaic[~inside] == 0)
