@@ -57,6 +57,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from s2v.config import ValidatedConfig
 from s2v.utils import atomic_write_text, check_intensity
 
 __all__ = [
@@ -98,7 +99,7 @@ _register = keras.saving.register_keras_serializable(package="autre_papier")
 # configuration
 # ----------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
-class APBSNConfig:
+class APBSNConfig(ValidatedConfig):
     """AP-BSN network, refinement and training configuration.
 
     Use :meth:`from_preset`: ``"paper"`` is the official configuration
@@ -161,47 +162,6 @@ class APBSNConfig:
     augment: tuple[str, ...] = ("hflip", "rot")
     seed: int = 0
 
-    def __post_init__(self):
-        object.__setattr__(self, "decay_at", tuple(float(v) for v in self.decay_at))
-        object.__setattr__(self, "augment", tuple(str(v) for v in self.augment))
-        problems = self.validate()
-        if problems:
-            raise ValueError("invalid APBSNConfig:\n  - " + "\n  - ".join(problems))
-
-    @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> "APBSNConfig":
-        """Return the named preset (``"paper"`` or ``"cpu"``) with overrides.
-
-        Examples
-        --------
-        >>> APBSNConfig.from_preset("paper").base_channels
-        128
-        >>> APBSNConfig.from_preset("cpu", loss="gamma").loss
-        'gamma'
-        """
-        if name not in PRESETS:
-            hint = difflib.get_close_matches(str(name), PRESETS, n=1)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise ValueError(f"unknown AP-BSN preset {name!r}{extra}; available: {sorted(PRESETS)}")
-        return cls.from_dict({**PRESETS[name], **overrides})
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "APBSNConfig":
-        """Build from a dict; unknown keys are rejected with 'did you mean' hints."""
-        known = [f.name for f in dataclasses.fields(cls)]
-        unknown = [k for k in values if k not in known]
-        if unknown:
-            lines = []
-            for key in unknown:
-                hint = difflib.get_close_matches(key, known, n=1)
-                lines.append(f"unknown field {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-            raise ValueError("invalid APBSNConfig:\n  - " + "\n  - ".join(lines))
-        return cls(**values)
-
-    def replace(self, **changes: Any) -> "APBSNConfig":
-        """Return a validated copy with some fields changed."""
-        return self.from_dict({**self.to_dict(), **changes})
-
     def validate(self) -> list[str]:
         """Return every problem of this configuration (empty when valid)."""
         problems = []
@@ -239,28 +199,6 @@ class APBSNConfig:
                             f"({self.train_stride}) so every training sub-image has the same size")
         return problems
 
-    def to_dict(self) -> dict[str, Any]:
-        values = dataclasses.asdict(self)
-        values["decay_at"] = list(self.decay_at)
-        values["augment"] = list(self.augment)
-        return values
-
-    def save(self, path: str | Path) -> Path:
-        """Write the configuration as JSON (atomically)."""
-        return atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
-
-    @classmethod
-    def load(cls, path: str | Path) -> "APBSNConfig":
-        """Read a configuration written by :meth:`save`."""
-        path = Path(path)
-        try:
-            values = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path}: cannot read an AP-BSN JSON configuration ({exc})") from None
-        if not isinstance(values, dict):
-            raise ValueError(f"{path}: expected a JSON object of APBSNConfig fields")
-        return cls.from_dict(values)
-
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Official AP-BSN (conf/APBSN_SIDD.yaml): 128 channels x 9 modules, PD 5/2,
@@ -280,6 +218,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "checkpoint_every": 100,
     },
 }
+APBSNConfig.PRESETS = PRESETS
 
 
 # ----------------------------------------------------------------------------

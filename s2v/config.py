@@ -10,17 +10,89 @@ import dataclasses
 import difflib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-__all__ = ["S2VConfig", "PRESETS", "ConfigError"]
+__all__ = ["S2VConfig", "PRESETS", "ConfigError", "ValidatedConfig"]
 
 
 class ConfigError(ValueError):
     """Raised when a configuration has one or more invalid fields (all listed)."""
 
 
+class ValidatedConfig:
+    """Behaviour shared by the frozen-dataclass configurations (CSBDeep-style).
+
+    Subclasses are frozen dataclasses that implement :meth:`validate` and set
+    ``PRESETS``. Lists become tuples on construction; every problem is
+    reported at once; unknown keys get "did you mean" hints; JSON round trip.
+    """
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            if isinstance(getattr(self, field.name), list):
+                object.__setattr__(self, field.name, tuple(getattr(self, field.name)))
+        problems = self.validate()
+        if problems:
+            raise ConfigError(f"invalid {type(self).__name__}:\n  - " + "\n  - ".join(problems))
+
+    def validate(self) -> list[str]:
+        """Return every problem of this configuration (empty when valid)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any):
+        """Return a named preset, optionally with some fields overridden."""
+        if name not in cls.PRESETS:
+            hint = difflib.get_close_matches(str(name), cls.PRESETS, n=1)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ConfigError(f"unknown {cls.__name__} preset {name!r}{extra}; "
+                              f"available: {sorted(cls.PRESETS)}")
+        return cls.from_dict({**cls.PRESETS[name], **overrides})
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]):
+        """Build from a dict, rejecting unknown keys (with 'did you mean' hints)."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = [k for k in values if k not in known]
+        if unknown:
+            lines = []
+            for key in unknown:
+                hint = difflib.get_close_matches(key, known, n=1)
+                lines.append(f"unknown field {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+            raise ConfigError(f"invalid {cls.__name__}:\n  - " + "\n  - ".join(lines))
+        return cls(**values)
+
+    def replace(self, **changes: Any):
+        """Return a copy with some fields changed (validated again)."""
+        return self.from_dict({**self.to_dict(), **changes})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of the fields (tuples as lists, for JSON)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the configuration as JSON (atomically)."""
+        from .utils import atomic_write_text
+
+        return atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path):
+        """Read a configuration saved by :meth:`save`."""
+        path = Path(path)
+        try:
+            values = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read a JSON configuration ({exc})") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: expected a JSON object with {cls.__name__} fields")
+        return cls.from_dict(values)
+
+
 @dataclasses.dataclass(frozen=True)
-class S2VConfig:
+class S2VConfig(ValidatedConfig):
     """Speckle2Void network and training configuration.
 
     Use :meth:`from_preset` for the named configurations: ``"paper"`` is the
@@ -92,52 +164,12 @@ class S2VConfig:
     checkpoint_every: int = 5000
     seed: int = 0
 
-    # -- construction ---------------------------------------------------------
-    def __post_init__(self):
-        object.__setattr__(self, "shift_list", tuple(int(s) for s in self.shift_list))
-        object.__setattr__(self, "prob", tuple(float(p) for p in self.prob))
-        problems = self.validate()
-        if problems:
-            raise ConfigError("invalid S2VConfig:\n  - " + "\n  - ".join(problems))
-
-    @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> "S2VConfig":
-        """Return a named preset (``"paper"`` or ``"cpu"``), optionally overridden.
-
-        Examples
-        --------
-        >>> S2VConfig.from_preset("paper").filters
-        64
-        >>> S2VConfig.from_preset("cpu", looks=4).looks
-        4
-        """
-        if name not in PRESETS:
-            hint = difflib.get_close_matches(str(name), PRESETS, n=1)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise ConfigError(f"unknown preset {name!r}{extra}; available: {sorted(PRESETS)}")
-        return cls.from_dict({**PRESETS[name], **overrides})
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "S2VConfig":
-        """Build from a dict, rejecting unknown keys (with 'did you mean' hints)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = [k for k in values if k not in known]
-        if unknown:
-            lines = []
-            for key in unknown:
-                hint = difflib.get_close_matches(key, known, n=1)
-                lines.append(f"unknown field {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-            raise ConfigError("invalid S2VConfig:\n  - " + "\n  - ".join(lines))
-        return cls(**values)
-
-    def replace(self, **changes: Any) -> "S2VConfig":
-        """Return a copy with some fields changed (validated again)."""
-        return self.from_dict({**self.to_dict(), **changes})
-
     # -- validation -----------------------------------------------------------
     def validate(self) -> list[str]:
         """Return every problem of this configuration (empty when valid)."""
         problems = []
+        if not all(isinstance(s, int) and not isinstance(s, bool) for s in self.shift_list):
+            problems.append(f"shift_list values must be integers, got {list(self.shift_list)}")
 
         def positive(name, integer=False):
             value = getattr(self, name)
@@ -187,31 +219,6 @@ class S2VConfig:
         """
         return 2 * self.depth + 1
 
-    # -- persistence ------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        values = dataclasses.asdict(self)
-        values["shift_list"] = list(self.shift_list)
-        values["prob"] = list(self.prob)
-        return values
-
-    def save(self, path: str | Path) -> Path:
-        """Write the configuration as JSON (atomically)."""
-        from .utils import atomic_write_text
-
-        return atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
-
-    @classmethod
-    def load(cls, path: str | Path) -> "S2VConfig":
-        """Read a configuration saved by :meth:`save`."""
-        path = Path(path)
-        try:
-            values = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read a JSON configuration ({exc})") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"{path}: expected a JSON object with configuration fields")
-        return cls.from_dict(values)
-
 
 def shift_rows(shift: int) -> int:
     """Rows of the blind-spot shift for a reference shift value (1 -> 1, 3 -> 2)."""
@@ -237,3 +244,5 @@ PRESETS: dict[str, dict[str, Any]] = {
         "norm": 1.0,
     },
 }
+
+S2VConfig.PRESETS = PRESETS
