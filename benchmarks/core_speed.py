@@ -13,25 +13,15 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
+from timing import best_time
 import tensorflow as tf
 
 from s2v.config import S2VConfig
 from s2v.model import Speckle2Void, count_flops
-
-
-def best_time(fn, repeats):
-    fn()  # warm-up (tracing, allocation)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def matmul_peak(repeats):
