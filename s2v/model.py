@@ -261,7 +261,7 @@ class Speckle2Void(keras.Model):
         """(h, w, 2) alpha and beta of a normalised (h, w) image or tile, inference mode."""
         if self._predict_fn is None:
             self._predict_fn = tf.function(
-                self._infer, reduce_retracing=True,
+                self._infer, reduce_retracing=True, autograph=False,
                 input_signature=[tf.TensorSpec([1, None, None, 1], tf.float32)])
         return self._predict_fn(tf.constant(normalised[None, :, :, None])).numpy()[0]
 

@@ -58,7 +58,7 @@ def main(argv=None):
   (no GPU); TensorFlow on CPU.
 - **Size**: {(target / 'model.keras').stat().st_size / 1e6:.2f} MB, {model.count_params()} parameters.
 - **Use**: `s2v.load_model("{args.name}")`, `s2v.despeckle(image, model="{args.name}")`.
-- **Reproduce**: `python scripts/train_shipped.py {args.name}` then this script.
+- **Reproduce**: `python scripts/train_shipped.py {args.name} --steps {steps}` then this script.
 
 ## Measured
 {args.metrics or 'See results/summary.md (make demo).'}
