@@ -131,12 +131,14 @@ class Speckle2Void(keras.Model):
         Configuration, a dict of its fields, or a preset name (default
         ``"paper"``).
     batched_rotations : bool
-        Run the two rotations that share weights as one batch (faster); with
-        False, four separate passes, each with its own BatchNorm statistics in
-        training mode, as the reference does. Identical at inference.
+        Run the two rotations that share weights as one batch. Default False:
+        four separate passes, each with its own BatchNorm statistics in
+        training mode, as the reference does; on 2 CPU cores batching was
+        measured no faster (0.5-1.1x, ``benchmarks/core_speed.py``), it may pay
+        off on a GPU. Identical results at inference.
     """
 
-    def __init__(self, config=None, *, batched_rotations: bool = True, **kwargs):
+    def __init__(self, config=None, *, batched_rotations: bool = False, **kwargs):
         super().__init__(**kwargs)
         if config is None:
             config = S2VConfig.from_preset("paper")

