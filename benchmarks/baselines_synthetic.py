@@ -23,33 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from s2v._shared import shared_data_dir
+from s2v.datasets import clean_test_images
 from s2v.baselines import BASELINES
 from s2v.metrics import ratio_statistics, synthetic_protocol_scores, time_call
 from s2v.simulate import synthetic_protocol_set
-
-FALLBACK_IMAGES = (
-    "camera", "moon", "coins", "text", "page", "brick", "grass", "gravel", "clock", "astronaut"
-)
-
-
-def load_images(count: int) -> tuple[dict[str, np.ndarray], str]:
-    """The first ``count`` protocol images (uint8 grey) and a description of their source."""
-    shared = shared_data_dir()
-    folder = shared / "clean" / "Set12" if shared is not None else None
-    if folder is not None and folder.is_dir():
-        import imageio.v3 as iio
-
-        paths = sorted(folder.glob("*.png"))[:count]
-        return {path.stem: np.asarray(iio.imread(path)) for path in paths}, f"Set12 ({folder})"
-    from skimage import color, data, util
-
-    images = {}
-    for name in FALLBACK_IMAGES[:count]:
-        image = getattr(data, name)()
-        images[name] = util.img_as_ubyte(color.rgb2gray(image)) if image.ndim == 3 else image
-    return images, "skimage.data (Set12 not found)"
-
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -61,7 +38,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    images, source = load_images(args.images)
+    images = dict(list(clean_test_images().items())[:args.images])
     methods = {"noisy": None, **{name: BASELINES[name] for name in args.methods}}
     runs = []
     pairs = list(
@@ -111,7 +88,7 @@ def main(argv=None) -> int:
         )
 
     header = (
-        f"Single-look synthetic protocol (L = {args.looks:g}): {len(images)} images from {source}, "
+        f"Single-look synthetic protocol (L = {args.looks:g}): {len(images)} images ({', '.join(images)}), "
         f"{args.realisations} realisation(s) each, seed {args.seed}. PSNR/SSIM on amplitude, peak 1; "
         f"ratio = noisy / estimate in intensity (ideal mean 1, var {1 / args.looks:.3g}); "
         f"runtime on {platform.processor() or platform.machine()}, shared machine.\n"
