@@ -73,7 +73,7 @@ def main(argv=None):
                                "--out", str(args.out)]) for p in args.presets]
     for proc in procs:
         proc.wait()
-    print(f"| preset | budget (min) | steps | PSNR (dB) | SSIM |\n|---|---|---|---|---|")
+    print("| preset | budget (min) | steps | PSNR (dB) | SSIM |\n|---|---|---|---|---|")
     for preset in args.presets:
         r = json.loads((args.out / f"{preset}.json").read_text())
         print(f"| {preset} | {r['minutes']:g} | {r['steps']} | {r['psnr']:.2f} | {r['ssim']:.3f} |")

@@ -6,7 +6,6 @@ band parameters are the ground truth. Real-data tests skip when
 """
 
 import argparse
-import warnings
 
 import numpy as np
 import pytest

@@ -41,7 +41,6 @@ def lag1_correlation_real(x, axis):
 def test_gamma_speckle_moments_and_distribution(looks):
     clean = np.ones((301, 333), np.float32)  # ~1e5 samples
     noisy = gamma_speckle(clean, looks, seed=7)
-    n = noisy.size
     # Mean: standard error sqrt(1 / (L n)) <= 0.0032; tolerance 0.015.
     assert abs(noisy.mean() - 1.0) < 0.015
     # Variance: relative standard error sqrt((2 + 6 / L) / n) <= 0.009; tolerance 5 %.
