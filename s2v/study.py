@@ -190,8 +190,7 @@ def real_ultrasound_items(quick: bool) -> list:
 
 
 def _section(title: str, results, note: str = "") -> str:
-    return f"## {title}\n\n{note}\n\n{results.table_markdown()}\n" if note else \
-        f"## {title}\n\n{results.table_markdown()}\n"
+    return f"## {title}\n\n" + (f"{note}\n\n" if note else "") + results.table_markdown() + "\n"
 
 
 def run_study(out_dir="results", *, quick: bool = False, realisations: int | None = None,

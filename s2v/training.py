@@ -87,41 +87,38 @@ class CheckpointEvery(keras.callbacks.Callback):
 class ValidationMonitor(keras.callbacks.Callback):
     """At each epoch end, despeckle a validation crop and log ENL and images to TensorBoard.
 
-    ENL is measured on the estimate over the most homogeneous windows of the
-    noisy crop (lowest coefficient of variation): it should rise during
-    training while the loss falls.
+    ENL (:func:`s2v.metrics.enl`) is measured on the estimate in the
+    homogeneous windows that :func:`s2v.compare.propose_regions` finds in the
+    noisy crop (the whole crop when none fits): it should rise during training
+    while the loss falls.
     """
 
-    def __init__(self, intensity: np.ndarray, log_dir: Path, window: int = 9):
+    def __init__(self, intensity: np.ndarray, log_dir: Path):
         super().__init__()
+        from .compare import propose_regions, region_mask
+
         self.intensity = np.asarray(intensity, np.float32)
         self.writer = tf.summary.create_file_writer(str(Path(log_dir) / "validation"))
-        self.window = window
-        self.region = _homogeneous_mask(self.intensity, window)
+        windows = propose_regions(self.intensity)["homogeneous"]
+        self.regions = [region_mask(w, self.intensity.shape) for w in windows] or \
+            [np.ones(self.intensity.shape, bool)]
 
     def on_epoch_end(self, epoch, logs=None):
+        from .metrics import enl
+
         estimate = self.model.predict_maps(self.intensity, progress=False,
                                            outputs=("posterior_mean",))["posterior_mean"]
-        values = estimate[self.region]
-        enl = float(values.mean() ** 2 / max(values.var(), 1e-12))
+        values = [enl(estimate[region]) for region in self.regions if estimate[region].mean() > 0]
+        finite = [v for v in values if np.isfinite(v)]
+        value = float(np.mean(finite)) if finite else 0.0
         step = int(self.model.optimizer.iterations.numpy())
         scale = np.percentile(self.intensity, 99) or 1.0
         with self.writer.as_default():
-            tf.summary.scalar("enl", enl, step=step)
+            tf.summary.scalar("enl", value, step=step)
             for name, image in (("noisy", self.intensity), ("estimate", estimate)):
                 tf.summary.image(name, np.clip(image / scale, 0, 1)[None, ..., None] ** 0.5, step=step)
         if logs is not None:
-            logs["val_enl"] = enl
-
-
-def _homogeneous_mask(intensity: np.ndarray, window: int) -> np.ndarray:
-    """Pixels of the 10 % of windows with the lowest local coefficient of variation."""
-    from scipy.ndimage import uniform_filter
-
-    mean = uniform_filter(intensity, window)
-    var = np.maximum(uniform_filter(intensity ** 2, window) - mean ** 2, 0)
-    cv = np.sqrt(var) / np.maximum(mean, 1e-12)
-    return cv <= np.percentile(cv, 10)
+            logs["val_enl"] = value
 
 
 def _as_config(config) -> S2VConfig:
