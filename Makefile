@@ -4,14 +4,19 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The exact versions the tests and README's numbers were produced with (Python 3.11, Linux x86-64).
+# `make CONSTRAINTS=` installs the newest versions that pyproject.toml allows instead.
+CONSTRAINTS ?= constraints.txt
+PIP_C := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 
 .PHONY: demo test test-all results benchmarks clean
 
-$(STAMP): requirements.txt pyproject.toml
+# Dependencies come from pyproject.toml through requirements.txt (`-e .[dev]`); the stamp makes a
+# second `make` skip the install until one of these files changes.
+$(STAMP): pyproject.toml requirements.txt $(CONSTRAINTS)
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel $(PIP_C)
+	$(PY) -m pip install --quiet --no-build-isolation -r requirements.txt $(PIP_C)
 	touch $(STAMP)
 
 demo: $(STAMP)

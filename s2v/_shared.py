@@ -1,16 +1,45 @@
-"""Location of the optional shared real-data folder (``../shared/data``)."""
+"""Locations outside the code: the shipped checkpoints and the optional shared real-data folder."""
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from pathlib import Path
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
+#: Top-level package that carries the shipped checkpoints as package data.
+CHECKPOINT_PACKAGE = "s2v_checkpoint"
+
 
 def repo_root() -> Path:
-    """Return the repository root (the folder that holds the ``s2v`` package)."""
+    """Return the folder that holds the ``s2v`` package.
+
+    In a source checkout (plain or editable install) this is the repository root; after
+    ``pip install .`` or a wheel install it is the ``site-packages`` (or ``--target``) folder,
+    where repository-only folders (notebooks, ``test_examples/``) do not exist.
+    """
     return _REPO_ROOT
+
+
+def checkpoint_root() -> Path:
+    """Return the folder of the shipped checkpoints (``<name>/model.keras`` and friends).
+
+    The import system answers first: ``importlib.resources.files("s2v_checkpoint")``, which
+    is the installed package after ``pip install .`` or a wheel install, and the
+    repository's ``s2v_checkpoint/`` through the editable finder after ``pip install -e .``.
+    Where that package cannot be imported as a regular folder (not installed, a namespace
+    package of an old editable install, a zip), the folder next to the ``s2v`` package is
+    used, i.e. the repository's in a source checkout. The returned folder may be absent
+    (an install built without package data); callers treat that as "no checkpoints".
+    """
+    try:
+        root = importlib.resources.files(CHECKPOINT_PACKAGE)
+    except ImportError:
+        root = None
+    if isinstance(root, Path) and root.is_dir():
+        return root
+    return _REPO_ROOT / CHECKPOINT_PACKAGE
 
 
 def shared_data_dir() -> Path | None:
