@@ -16,7 +16,7 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from s2v.io import S2VInputError, read_image, rgb_to_grey, write_image
+from s2v.io import S2VInputError, read_frames, read_image, rgb_to_grey, write_image
 
 US_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.6.1"
 SHAPE = (63, 71)
@@ -61,8 +61,20 @@ def write_dicom(path, pixels, photometric, *, modality="US", frames=None, **elem
 
 def write_mat73(path, variables):
     """A MATLAB v7.3 file as MATLAB writes it: HDF5 with a 512-byte header, column-major data,
-    MATLAB_class attributes and (real, imag) compound complex numbers; dicts become structs."""
+    MATLAB_class attributes and (real, imag) compound complex numbers; dicts become structs
+    and lists 1 x N cell arrays (a dataset of object references into '#refs#', as MATLAB
+    stores them and as Verasonics saves RcvData)."""
     def store(group, name, value):
+        if isinstance(value, list):
+            refs = group.file.require_group("#refs#")
+            targets = []
+            for item in value:
+                key = f"r{len(refs)}"
+                store(refs, key, item)
+                targets.append(refs[key].ref)
+            cell = group.create_dataset(name, data=np.array(targets, dtype=h5py.ref_dtype).reshape(-1, 1))
+            cell.attrs["MATLAB_class"] = np.bytes_("cell")
+            return
         if isinstance(value, dict):
             sub = group.create_group(name)
             sub.attrs["MATLAB_class"] = np.bytes_("struct")
@@ -114,6 +126,8 @@ def test_grey_pictures_round_trip_exactly(tmp_path, rng, suffix, dtype):
     assert out.dtype == dtype and meta["shape"] == SHAPE and not caught
     assert meta["format"] == {".png": "png", ".bmp": "bmp", ".tif": "tiff"}[suffix]
     assert meta["domain"] == ("bmode" if dtype == np.uint8 else "unknown")
+    if dtype == np.uint16:  # not silently linear intensity: says what it is and what to pass
+        assert "16-bit grey" in meta["domain_reason"] and "domain='intensity'" in meta["domain_reason"]
 
 
 def test_jpeg_reads_close_with_a_lossy_note(tmp_path, rng):
@@ -296,15 +310,29 @@ def test_mat_v5_reference_convention_second_field_is_in_phase(tmp_path, rng):
         read_image(tmp_path / "two.mat")
 
 
-def test_mat_v5_rf_stack_with_parameters(tmp_path, rng):
+def test_mat_v5_channel_data_is_refused_unless_allowed(tmp_path, rng):
     rf = rng.integers(-2000, 2000, size=(65, 17, 5)).astype(np.int16)
-    scipy.io.savemat(tmp_path / "rf.mat", {"data": rf, "param": {"fs": 20e6, "fc": 5e6, "delays": np.ones((1, 17))}})
-    out, meta, _ = read_quiet(tmp_path / "rf.mat")
+    param = {"fs": 20e6, "fc": 5e6, "Nelements": 17, "TXdelay": np.ones((1, 17))}
+    scipy.io.savemat(tmp_path / "rf.mat", {"data": rf, "param": param})
+    with pytest.raises(S2VInputError, match=r"rf\.mat: raw channel data.*'data' is 65 samples × 17 elements × "
+                                            r"5 transmits \(fs 20 MHz, fc 5 MHz, 17 elements.*beamform.*pymust"):
+        read_image(tmp_path / "rf.mat")
+    # Read as it is on request; (65, 17, 5) does not say where the frames are: frame_axis= does.
+    with pytest.raises(S2VInputError, match=r"cannot tell which axis holds the frames.*frame_axis="):
+        read_image(tmp_path / "rf.mat", allow_channel_data=True)
+    out, meta, _ = read_quiet(tmp_path / "rf.mat", allow_channel_data=True, frame_axis=2)
     np.testing.assert_array_equal(out, rf[:, :, 0])
     assert meta["domain"] == "rf" and meta["n_frames"] == 5 and meta["frame_axis"] == 2
+    assert meta["frame_axis_from"] == "option frame_axis"
     assert meta["scalars"]["param.fs"] == 20e6 and meta["scalars"]["param.fc"] == 5e6
-    stack, _, _ = read_quiet(tmp_path / "rf.mat", frame="all")
+    stack, _, _ = read_quiet(tmp_path / "rf.mat", frame="all", frame_axis=2, allow_channel_data=True)
     np.testing.assert_array_equal(stack, np.moveaxis(rf, 2, 0))
+
+    # The same shape without acquisition metadata is a stack, not channel data.
+    scipy.io.savemat(tmp_path / "stack.mat", {"data": rf})
+    stack, meta, _ = read_quiet(tmp_path / "stack.mat", frame="all", frame_axis=2)
+    assert stack.shape == (5, 65, 17) and meta["domain"] == "unknown"  # both signs: RF? not guessed
+    assert "domain='rf'" in meta["domain_reason"]
 
 
 def test_mat_v73_through_h5py(tmp_path, rng):
@@ -325,6 +353,51 @@ def test_mat_v73_through_h5py(tmp_path, rng):
     assert meta["domain"] == "amplitude"  # the stored 'domain' char array
 
 
+def test_mat_v73_cell_arrays_as_verasonics_saves_them(tmp_path, rng):
+    pytest.importorskip("pymatreader", reason="MATLAB v7.3 cell arrays are read through pymatreader")
+    # RcvData{1}: samples of all acquisitions x channels x frames, int16, with Trans/Receive structs.
+    rcv = rng.integers(-500, 500, size=(96, 16, 3)).astype(np.int16)
+    path = write_mat73(tmp_path / "verasonics.mat", {
+        "RcvData": [rcv], "Trans": {"numelements": np.array([[16.0]]), "frequency": np.array([[5.2]])},
+        "Receive": {"startSample": np.array([[1.0]]), "endSample": np.array([[96.0]])}})
+    with pytest.raises(S2VInputError, match=r"verasonics\.mat: raw channel data.*'RcvData' is 96 samples \(all "
+                                            r"acquisitions\) × 16 channels × 3 frames.*Receive, Trans.*beamform"):
+        read_image(path)
+    raw, meta = read_frames(path, allow_channel_data=True)
+    np.testing.assert_array_equal(raw, np.moveaxis(rcv, 2, 0))  # MATLAB order, frames last -> first
+    assert meta["variable"] == "RcvData" and meta["frame_axis"] == 2 and meta["domain"] == "rf"
+
+    # A cell of two images: ambiguous, the error names both elements; variable= picks one.
+    iq = (rng.standard_normal(SHAPE) + 1j * rng.standard_normal(SHAPE)).astype(np.complex64)
+    bmode = rng.integers(0, 256, size=SHAPE).astype(np.float32)
+    path = write_mat73(tmp_path / "cells.mat", {"frames": [bmode, bmode + 1], "fs": np.array([[4.0]])})
+    with pytest.raises(S2VInputError, match=r"several candidate arrays \(frames\{1\} \(63, 71\) float32, "
+                                            r"frames\{2\}.*variable="):
+        read_image(path)
+    out, meta, _ = read_quiet(path, variable="frames{2}")
+    np.testing.assert_array_equal(out, bmode + 1)
+    assert meta["variable"] == "frames{2}" and any("v7.3 variable 'frames{2}'" in n for n in meta["notes"])
+    with pytest.raises(S2VInputError, match=r"variable 'frames' holds several arrays.*frames\{1\}"):
+        read_image(path, variable="frames")
+
+    # A cell holding one complex image beside a real one: the complex one is the image.
+    path = write_mat73(tmp_path / "iq_cell.mat", {"IQ": [iq], "grid": np.ones((4, 5))})
+    out, meta, _ = read_quiet(path)
+    np.testing.assert_array_equal(out, iq)
+    assert meta["variable"] == "IQ" and meta["domain"] == "complex"
+
+
+def test_mat_v73_several_candidates_ask_for_variable(tmp_path, rng):
+    pytest.importorskip("pymatreader", reason="MATLAB v7.3 files are read through pymatreader")
+    a, b = rng.random(SHAPE), rng.random(SHAPE)
+    path = write_mat73(tmp_path / "two.mat", {"before": a, "after": {"img": b}})
+    with pytest.raises(S2VInputError, match=r"two\.mat: several candidate arrays.*variable=NAME"):
+        read_image(path)
+    out, meta, _ = read_quiet(path, variable="after.img")
+    np.testing.assert_array_equal(out, b)
+    assert meta["variable"] == "after.img"
+
+
 # ---------------------------------------------------------------------------------------------
 # numpy and HDF5
 # ---------------------------------------------------------------------------------------------
@@ -341,7 +414,18 @@ def test_npy_complex_and_real_imaginary_last_axis(tmp_path, rng):
     np.testing.assert_array_equal(out, z)
     out, meta, _ = read_quiet(tmp_path / "pairs.npy", as_complex=False, frame=1)
     np.testing.assert_array_equal(out, z.imag)
-    assert meta["n_frames"] == 2 and meta["domain"] == "rf"  # real, both signs
+    assert meta["n_frames"] == 2 and meta["domain"] == "unknown"  # real, both signs: not guessed as RF
+
+    # Two positive planes are not real/imaginary parts: ambiguous unless as_complex= says.
+    two = np.abs(pairs)
+    np.save(tmp_path / "two.npy", two)
+    with pytest.raises(S2VInputError, match=r"two\.npy.*may be real \+ imaginary.*as_complex=True.*as_complex=False"):
+        read_image(tmp_path / "two.npy")
+    out, meta, _ = read_quiet(tmp_path / "two.npy", as_complex=True)
+    np.testing.assert_array_equal(out, two[..., 0] + 1j * two[..., 1])
+    frames, meta = read_frames(tmp_path / "two.npy", as_complex=False)
+    np.testing.assert_array_equal(frames, np.moveaxis(two, 2, 0))
+    assert meta["frame_axis"] == 2 and meta["domain"] == "unknown"
 
 
 def test_npz_choice_of_variable(tmp_path, rng):
@@ -528,7 +612,15 @@ def test_bad_input_gives_one_clear_error(kind, tmp_path, rng):
 # the shared real data (skipped when ../shared/data is absent)
 # ---------------------------------------------------------------------------------------------
 def test_shared_ultrasound_files(shared_data):
-    rf, meta, _ = read_quiet(shared_data / "ultrasound" / "must_PWI_disk_rf.mat")
+    must = shared_data / "ultrasound" / "must_PWI_disk_rf.mat"
+    with pytest.raises(S2VInputError) as info:  # raw Verasonics channel data: said, not despeckled
+        read_image(must)
+    message = str(info.value)
+    assert message.startswith(f"{must}: raw channel data")
+    assert "'RF' is 334 samples × 128 elements × 32 transmits" in message
+    assert "fs 6.667 MHz, fc 5 MHz, pitch 0.298 mm, c 1480 m/s, 128 elements, struct(s) param" in message
+    assert "pymust.rf2iq" in message and "allow_channel_data=True" in message and "\n" not in message
+    rf, meta, _ = read_quiet(must, allow_channel_data=True)
     assert rf.shape == (334, 128) and rf.dtype == np.int16 and meta["domain"] == "rf"
     assert meta["n_frames"] == 32 and meta["frame_axis"] == 2
     assert meta["scalars"]["param.fc"] == 5e6 and abs(meta["scalars"]["param.fs"] - 6.67e6) < 0.01e6
