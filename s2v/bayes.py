@@ -20,15 +20,17 @@ the marginal
 with ``B`` the beta function, and the posterior is conjugate:
 ``x | y ~ InvGamma(alpha + L, beta + L y)``.
 
-Every function accepts numpy arrays or tensors of any (broadcastable) shape
-and returns a TensorFlow tensor (``numpy.asarray`` converts it).
+Every function accepts numpy arrays or tensors of any (broadcastable) shape,
+computes in float32 with ``keras.ops`` (any Keras backend) and returns a
+tensor of the current backend (``numpy.asarray`` converts it).
 """
 
 from __future__ import annotations
 
 import math
 
-import tensorflow as tf
+import keras
+from keras import ops
 
 __all__ = [
     "negative_log_likelihood",
@@ -44,7 +46,33 @@ LOG_EPS = 1e-19
 
 
 def _float(*values):
-    return [tf.cast(tf.convert_to_tensor(v), tf.float32) for v in values]
+    return [ops.cast(ops.convert_to_tensor(v), "float32") for v in values]
+
+
+def log_gamma(x):
+    """``log |Gamma(x)|`` elementwise, on the current Keras backend.
+
+    ``keras.ops`` (3.15) has no log-gamma function, so this dispatches to the
+    backend's own: ``tf.math.lgamma``, ``jax.scipy.special.gammaln``,
+    ``torch.lgamma`` (``scipy.special.gammaln`` for the numpy backend).
+    """
+    x = ops.convert_to_tensor(x)
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.math.lgamma(x)
+    if backend == "jax":
+        import jax
+
+        return jax.scipy.special.gammaln(x)
+    if backend == "torch":
+        import torch
+
+        return torch.lgamma(x)
+    from scipy.special import gammaln
+
+    return ops.convert_to_tensor(gammaln(ops.convert_to_numpy(x)), dtype=x.dtype)
 
 
 def negative_log_likelihood(y, alpha, beta, looks):
@@ -68,12 +96,12 @@ def negative_log_likelihood(y, alpha, beta, looks):
     """
     y, alpha, beta = _float(y, alpha, beta)
     looks = float(looks)
-    log_beta_fn = tf.math.lgamma(alpha) + math.lgamma(looks) - tf.math.lgamma(alpha + looks)
+    log_beta_fn = log_gamma(alpha) + math.lgamma(looks) - log_gamma(alpha + looks)
     log_p = (
         looks * math.log(looks)
-        + (looks - 1.0) * tf.math.log(y + LOG_EPS)
-        + alpha * tf.math.log(beta + LOG_EPS)
-        - (looks + alpha) * tf.math.log(beta + looks * y + LOG_EPS)
+        + (looks - 1.0) * ops.log(y + LOG_EPS)
+        + alpha * ops.log(beta + LOG_EPS)
+        - (looks + alpha) * ops.log(beta + looks * y + LOG_EPS)
         - log_beta_fn
     )
     return -log_p
@@ -106,4 +134,4 @@ def posterior_std(y, alpha, beta, looks):
     pixels stand out as 1000 x the posterior mean.
     """
     a = _float(alpha)[0] + looks
-    return posterior_mean(y, alpha, beta, looks) / tf.sqrt(tf.maximum(a - 2.0, 1e-6))
+    return posterior_mean(y, alpha, beta, looks) / ops.sqrt(ops.maximum(a - 2.0, 1e-6))

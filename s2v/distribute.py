@@ -10,8 +10,11 @@ Semantics (the same model as single-device training, see ``docs/distributed.md``
 * ``config.batch_size`` is the GLOBAL batch: each step draws the same batch of patches as a
   single-device run (patches are keyed by ``(seed, step)``), and each of the ``N`` replicas
   takes a contiguous ``batch_size / N`` slice of it. The learning rate is unchanged: the
-  replicas' gradients are summed after each one has scaled its loss by ``1 / N`` (in
-  :meth:`s2v.model.Speckle2Void.train_step`), which is the gradient of the global batch.
+  replicas' gradients are summed after each one has scaled its loss by ``1 / N``
+  (:func:`scale_loss_for_replicas`, in :meth:`s2v.model.Speckle2Void.compute_loss`), which is
+  the gradient of the global batch -- exactly so when the replicas' slices hold as many valid
+  pixels each: a replica's loss is the mean over its own valid pixels, so point targets split
+  unevenly weight the slices slightly differently from the single-device mean.
 * BatchNorm (the ``paper`` preset) normalises with each replica's own slice of the batch, as
   Keras does by default, so a mirrored run differs slightly from a single-device one when
   ``batch_norm`` is on; without BatchNorm the two follow the same trajectory up to float
@@ -27,10 +30,10 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
+import keras
 
 __all__ = ["STRATEGIES", "make_strategy", "replica_batch_size", "distribute_dataset", "is_chief",
-           "worker_dir", "step_logs"]
+           "worker_dir", "step_logs", "scale_loss_for_replicas"]
 
 #: Strategy names accepted by :func:`make_strategy` (and ``s2v train --strategy``).
 STRATEGIES = ("mirrored", "multiworker")
@@ -133,7 +136,7 @@ def distribute_dataset(strategy, sampler, start_step: int, stop_step: int):
     config = sampler.config
     per_replica = replica_batch_size(config.batch_size, strategy)
     p = config.patch_size
-    planes = 3 if sampler.supervised else 2
+    planes = 4 if sampler.supervised else 3  # s2v.model.TRAINING_PLANES
 
     def dataset_fn(context):
         local = strategy.num_replicas_in_sync // context.num_input_pipelines
@@ -142,10 +145,8 @@ def distribute_dataset(strategy, sampler, start_step: int, stop_step: int):
 
         def generate():
             for step in range(start_step, stop_step):
-                # The planes (y, valid[, target]) travel as one tensor, on the last axis: see
-                # s2v.model._unpack_batch for why.
-                packed = np.concatenate(sampler.batch(step), axis=-1)
-                yield packed[rows].reshape(local, per_replica, p, p, planes)
+                # One tensor, planes on the last axis: see s2v.model.pack_batch for why.
+                yield sampler.training_batch(step)[rows].reshape(local, per_replica, p, p, planes)
 
         spec = tf.TensorSpec((local, per_replica, p, p, planes), tf.float32)
         # Unbatching the (local replicas, ...) axis hands replica k the k-th slice: the
@@ -162,14 +163,36 @@ def step_logs(logs: dict) -> dict:
     Keras 3 (3.15) reduces each step's outputs across the workers of a multi-worker strategy
     with ``strategy.reduce("MEAN", value, axis=0)``, which fails on scalars
     (tensorflow/tensorflow#72388); shape ``(1,)`` values reduce to the scalar mean. Elsewhere
-    the logs are returned unchanged.
+    the logs are returned unchanged (and always on other Keras backends).
     """
+    if keras.backend.backend() != "tensorflow":
+        return logs
     import tensorflow as tf
 
     strategy = tf.distribute.get_strategy()
     multi_worker = (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
                     and strategy.num_replicas_in_sync > len(strategy.extended.worker_devices))
     return {k: tf.reshape(v, [1]) for k, v in logs.items()} if multi_worker else logs
+
+
+def scale_loss_for_replicas(loss):
+    """``loss / N`` inside a ``tf.distribute`` strategy of ``N`` replicas, else ``loss``.
+
+    Each replica computes the mean loss of its own slice of the global batch
+    and the optimizer SUMS the replicas' gradients, so each one scales by
+    ``1 / N`` for the sum to be the gradient of the global batch. Keras' own
+    losses do this inside their reduction (``keras.src.losses.loss.
+    scale_loss_for_distribution``), but its TensorFlow ``train_step`` does not
+    scale what a custom ``compute_loss`` returns: a model that overrides
+    ``compute_loss`` must. On other backends the loss is returned unchanged
+    (``keras.distribution`` under JAX shards one global computation: nothing to scale).
+    """
+    if keras.backend.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / replicas if replicas > 1 else loss
 
 
 def _task(strategy) -> tuple[str | None, int, dict]:

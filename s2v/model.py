@@ -3,22 +3,28 @@
 Domain: the network sees **normalised intensity** (see :class:`S2VConfig`,
 ``normalization``); :meth:`Speckle2Void.predict_maps` takes and returns
 intensity in the caller's own units.
+
+The network and its loss are written with ``keras.ops``: the model trains
+(``fit``, through :meth:`Speckle2Void.compute_loss`) and predicts under any
+Keras backend (``KERAS_BACKEND=tensorflow``, the default and tested one,
+``jax`` or ``torch``), and a ``.keras`` file written under one loads under
+another.
 """
 
 from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
 from . import __version__, bayes
 from .config import ConfigError, S2VConfig, shift_rows
-from .distribute import step_logs
+from .distribute import scale_loss_for_replicas, step_logs
 from .nets import CausalBranch, rotate, shift_down
 from .utils import check_intensity
 
-__all__ = ["Speckle2Void", "normalise_intensity", "MAP_NAMES"]
+__all__ = ["Speckle2Void", "normalise_intensity", "MAP_NAMES", "TRAINING_PLANES", "pack_batch",
+           "unpack_batch", "draw_shift_rows"]
 
 #: Names of the maps returned by :meth:`Speckle2Void.predict_maps`.
 MAP_NAMES = ("posterior_mean", "prior_mean", "alpha", "beta", "posterior_std")
@@ -83,35 +89,81 @@ def apply_normalisation(intensity: np.ndarray, scale: float, clip_value: float, 
     return normalised, ~targets
 
 
-def _unpack_batch(data):
-    """``(y, valid, target or None)`` from a tuple, or from one tensor holding them on its last axis.
+#: Planes of a training batch, on its last axis (see :func:`pack_batch`); ``target`` only
+#: when supervised.
+TRAINING_PLANES = ("noisy", "valid", "shift", "target")
 
-    The distributed input pipeline (:func:`s2v.distribute.distribute_dataset`) packs the planes
-    into one tensor: Keras 3 reduces a whole first batch across workers with a call that accepts a
-    single distributed tensor but not a tuple of them (MultiWorkerMirroredStrategy).
+
+def draw_shift_rows(config: S2VConfig, step: int) -> int:
+    """Rows of the vertical blind-spot shift of training step ``step``.
+
+    Drawn from ``shift_list``/``prob`` by a numpy generator keyed by
+    ``(seed, step)`` (a stream of its own, apart from the patches'), so a
+    resumed run draws the same shifts, and every backend the same ones.
     """
-    planes = list(data) if isinstance(data, (tuple, list)) else tf.split(data, data.shape[-1], axis=-1)
-    return (tuple(planes) + (None,))[:3]
+    u = np.random.default_rng([int(config.seed), int(step), 1]).random()
+    index = min(int(np.sum(np.cumsum(config.prob) <= u)), len(config.shift_list) - 1)
+    return shift_rows(config.shift_list[index])
+
+
+def pack_batch(noisy, valid, rows, target=None) -> np.ndarray:
+    """One training batch as one float32 array (B, P, P, 3 or 4), planes :data:`TRAINING_PLANES`.
+
+    Parameters
+    ----------
+    noisy, valid, target : arrays (B, P, P, 1)
+        Normalised noisy intensity, loss mask (False on point targets and
+        padding), and for supervised training the normalised clean intensity.
+    rows : int or array (B,)
+        Blind-spot shift of the vertical branches, in rows (see
+        :func:`draw_shift_rows`); it travels as a constant plane.
+
+    Notes
+    -----
+    One tensor rather than a tuple: ``fit`` hands it whole to
+    :meth:`Speckle2Void.call` (which reads the noisy and shift planes) and to
+    :meth:`Speckle2Void.compute_loss` (which reads the rest), on every
+    backend; and Keras 3 reduces a whole first batch across workers with a
+    call that accepts a single distributed tensor but not a tuple of them
+    (MultiWorkerMirroredStrategy).
+    """
+    noisy = np.asarray(noisy, np.float32)
+    rows = np.broadcast_to(np.asarray(rows, np.float32).reshape(-1, 1, 1, 1), noisy.shape)
+    planes = [noisy, np.asarray(valid, np.float32), rows]
+    if target is not None:
+        planes.append(np.asarray(target, np.float32))
+    return np.concatenate(planes, axis=-1)
+
+
+def unpack_batch(batch):
+    """``(noisy, valid, rows, target or None)`` of a batch from :func:`pack_batch` (``keras.ops``).
+
+    ``noisy``, ``valid`` and ``target`` are (B, P, P, 1); ``rows`` is (B,) int32.
+    """
+    channels = batch.shape[-1]
+    if channels not in (3, 4):
+        raise ValueError(f"a training batch has 3 or 4 planes {TRAINING_PLANES} on its last axis, "
+                         f"got {channels}")
+    target = batch[..., 3:4] if channels == 4 else None
+    return batch[..., 0:1], batch[..., 1:2], ops.cast(batch[:, 0, 0, 2], "int32"), target
 
 
 def to_mosaic(image: np.ndarray, stride: int):
-    """Pixel-shuffle mosaic of an (H, W) image, zero-padded to multiples of ``stride``.
+    """Pixel-shuffle mosaic of an (H, W) image: :func:`s2v.transforms.pixel_unshuffle`.
 
-    Zero padding, not reflection: a reflected copy of a border pixel could land
-    in the receptive field of that very pixel and leak it past the blind spot.
+    Zero padding to multiples of ``stride``, not reflection: a reflected copy of a border
+    pixel could land in the receptive field of that very pixel and leak it past the blind spot.
 
     Returns
     -------
     mosaic : ndarray
-        :func:`s2v.decorrelation.pixel_unshuffle` of the padded image.
+        The mosaic of the stride x stride sub-images.
     inside : ndarray of bool
         False on the padding (excluded from the training loss).
     """
-    from .decorrelation import pixel_unshuffle
+    from .transforms import pixel_unshuffle
 
-    pad = [(0, -image.shape[0] % stride), (0, -image.shape[1] % stride)]
-    inside = np.pad(np.ones(image.shape, bool), pad)
-    return pixel_unshuffle(np.pad(image, pad), stride), pixel_unshuffle(inside, stride)
+    return pixel_unshuffle(image, stride)
 
 
 @keras.saving.register_keras_serializable(package="s2v")
@@ -157,14 +209,12 @@ class Speckle2Void(keras.Model):
         self.merge = layers.Conv2D(f, 1, kernel_initializer=init, name="merge")
         self.fuse = layers.Conv2D(f, 1, kernel_initializer=init, name="fuse")
         self.head = layers.Conv2D(2, 1, kernel_initializer=init, name="head")
-        self._shift_rows = tf.constant([shift_rows(s) for s in config.shift_list], tf.int32)
-        self._shift_cdf = tf.constant(np.cumsum(config.prob), tf.float32)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.nll_tracker = keras.metrics.Mean(name="nll")
         self.tv_tracker = keras.metrics.Mean(name="tv")
         self._predict_fn = None
         # Build eagerly so weights exist before any load/save/summary.
-        self(tf.zeros((1, 8, 8, 1)), training=False)
+        self(ops.zeros((1, 8, 8, 1)), training=False)
 
     # -- network --------------------------------------------------------------
     @property
@@ -174,39 +224,41 @@ class Speckle2Void(keras.Model):
 
     def _branch(self, branch, images, rows, max_rows, training):
         if self.batched_rotations and len({tuple(im.shape[1:3]) for im in images}) == 1:
-            out = shift_down(branch(tf.concat(images, 0), training=training), rows, max_rows)
-            return tf.split(out, len(images), axis=0)
+            if not isinstance(rows, int) and len(rows.shape) == 1:  # one shift per image
+                rows = ops.concatenate([rows] * len(images), axis=0)
+            out = shift_down(branch(ops.concatenate(images, axis=0), training=training), rows, max_rows)
+            return ops.split(out, len(images), axis=0)
         return [shift_down(branch(im, training=training), rows, max_rows) for im in images]
 
     def call(self, inputs, training=None, vertical_shift=None):
         """Return (B, H, W, 2): ``alpha`` and ``beta`` per pixel.
 
-        ``vertical_shift`` is the blind-spot shift of the 0°/180° branches in
-        rows (default 1, the prediction setting).
+        ``inputs`` is a (B, H, W, 1) normalised intensity, or a training batch
+        from :func:`pack_batch` (B, H, W, 3 or 4), whose shift plane gives the
+        vertical shift (what ``fit`` passes). ``vertical_shift`` is the
+        blind-spot shift of the 0°/180° branches in rows: an int, or a tensor
+        (scalar or one per image) in ``1 .. max_shift_rows``; default 1 (the
+        prediction setting) or the batch's shift plane.
         """
         x = inputs
-        rows = 1 if vertical_shift is None else vertical_shift
+        rows = 1
+        if x.shape[-1] != 1:
+            x, _, rows, _ = unpack_batch(inputs)
+        if vertical_shift is not None:
+            rows = vertical_shift
         max_rows = max(self.s2v_config.max_shift_rows, 1)
         v0, v180 = self._branch(self.branch_vertical, [x, rotate(x, 2)], rows, max_rows, training)
         h90, h270 = self._branch(self.branch_horizontal, [rotate(x, 1), rotate(x, 3)], 1, 1, training)
-        stacked = tf.concat([v0, rotate(v180, 2), rotate(h90, 3), rotate(h270, 1)], axis=-1)
-        z = tf.nn.leaky_relu(self.merge(stacked), alpha=0.2)
-        z = tf.nn.leaky_relu(self.fuse(z), alpha=0.2)
-        z = tf.nn.relu(self.head(z))
-        return tf.concat([z[..., :1] + 1.0, z[..., 1:]], axis=-1)
+        stacked = ops.concatenate([v0, rotate(v180, 2), rotate(h90, 3), rotate(h270, 1)], axis=-1)
+        z = ops.leaky_relu(self.merge(stacked), negative_slope=0.2)
+        z = ops.leaky_relu(self.fuse(z), negative_slope=0.2)
+        z = ops.relu(self.head(z))
+        return ops.concatenate([z[..., :1] + 1.0, z[..., 1:]], axis=-1)
 
     # -- training -----------------------------------------------------------------
-    def draw_vertical_shift(self, step):
-        """Rows of the vertical blind-spot shift for a training step.
-
-        Drawn from ``shift_list``/``prob`` with a stateless generator keyed by
-        ``(seed, step)``, so a resumed run draws the same shifts.
-        """
-        seed = tf.stack([tf.constant(self.s2v_config.seed, tf.int64), tf.cast(step, tf.int64)])
-        u = tf.random.stateless_uniform([], seed=seed)
-        index = tf.minimum(tf.reduce_sum(tf.cast(self._shift_cdf <= u, tf.int32)),
-                           tf.size(self._shift_rows) - 1)
-        return self._shift_rows[index]
+    def draw_vertical_shift(self, step) -> int:
+        """Rows of the vertical blind-spot shift of training step ``step`` (:func:`draw_shift_rows`)."""
+        return draw_shift_rows(self.s2v_config, step)
 
     def loss_parts(self, y, valid, alpha_beta, target=None):
         """Loss and its parts for a batch (tensors of shape (B, H, W, 1)/(B, H, W, 2)).
@@ -218,42 +270,39 @@ class Speckle2Void(keras.Model):
         """
         looks = self.s2v_config.looks
         alpha, beta = alpha_beta[..., :1], alpha_beta[..., 1:]
-        weight = tf.cast(valid, tf.float32)
-        count = tf.maximum(tf.reduce_sum(weight), 1.0)
+        weight = ops.cast(valid, "float32")
+        count = ops.maximum(ops.sum(weight), 1.0)
         estimate = bayes.posterior_mean(y, alpha, beta, looks)
         if target is not None:
-            mse = tf.reduce_sum(tf.square(estimate - target) * weight) / count
-            return {"loss": mse, "nll": mse, "tv": tf.constant(0.0)}
-        nll = tf.reduce_sum(bayes.negative_log_likelihood(y, alpha, beta, looks) * weight) / count
-        tv = tf.reduce_mean(tf.image.total_variation(estimate))
+            mse = ops.sum(ops.square(estimate - target) * weight) / count
+            return {"loss": mse, "nll": mse, "tv": ops.zeros((), "float32")}
+        nll = ops.sum(bayes.negative_log_likelihood(y, alpha, beta, looks) * weight) / count
+        tv = ops.mean(total_variation(estimate))
         return {"loss": nll + self.s2v_config.k_penalty_tv * tv, "nll": nll, "tv": tv}
 
     @property
     def metrics(self):
         return [self.loss_tracker, self.nll_tracker, self.tv_tracker]
 
-    def _track(self, parts):
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The loss of a batch from :func:`pack_batch` (``x``); ``fit`` and ``evaluate`` call it.
+
+        ``y_pred`` is ``self(x)``: the network already ran with the batch's
+        blind-spot shift. ``y`` and ``sample_weight`` are unused (the mask and
+        the target travel in ``x``). Updates the ``loss``/``nll``/``tv``
+        trackers with the replica's own mean loss and returns it divided by
+        the number of ``tf.distribute`` replicas (Keras' ``train_step`` does
+        not scale a custom loss; the optimizer sums the replicas' gradients).
+        """
+        noisy, valid, _, target = unpack_batch(x)
+        parts = self.loss_parts(noisy, valid, y_pred, target)
         self.loss_tracker.update_state(parts["loss"])
         self.nll_tracker.update_state(parts["nll"])
         self.tv_tracker.update_state(parts["tv"])
-        return step_logs({m.name: m.result() for m in self.metrics})
+        return scale_loss_for_replicas(parts["loss"])
 
-    def train_step(self, data):
-        y, valid, target = _unpack_batch(data)
-        rows = self.draw_vertical_shift(self.optimizer.iterations)
-        with tf.GradientTape() as tape:
-            alpha_beta = self(y, training=True, vertical_shift=rows)
-            parts = self.loss_parts(y, valid, alpha_beta, target)
-            # Under tf.distribute the optimizer SUMS the replicas' gradients: each replica scales
-            # its (local-mean) loss by 1/N so that the sum is the gradient of the global batch.
-            scaled = parts["loss"] / tf.distribute.get_strategy().num_replicas_in_sync
-        grads = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-        return self._track(parts)
-
-    def test_step(self, data):
-        y, valid, target = _unpack_batch(data)
-        return self._track(self.loss_parts(y, valid, self(y, training=False), target))
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        return step_logs(super().compute_metrics(x, y, y_pred, sample_weight))
 
     # -- prediction -----------------------------------------------------------
     def _infer(self, x):
@@ -262,10 +311,23 @@ class Speckle2Void(keras.Model):
     def _network(self, normalised: np.ndarray) -> np.ndarray:
         """(h, w, 2) alpha and beta of a normalised (h, w) image or tile, inference mode."""
         if self._predict_fn is None:
-            self._predict_fn = tf.function(
-                self._infer, reduce_retracing=True, autograph=False,
-                input_signature=[tf.TensorSpec([1, None, None, 1], tf.float32)])
-        return self._predict_fn(tf.constant(normalised[None, :, :, None])).numpy()[0]
+            self._predict_fn = self._make_predict_fn()
+        return self._predict_fn(np.ascontiguousarray(normalised[None, :, :, None], np.float32))[0]
+
+    def _make_predict_fn(self):
+        """numpy (1, h, w, 1) -> numpy (1, h, w, 2), compiled once for every tile shape.
+
+        TensorFlow: one ``tf.function`` with a shape-free signature. Other
+        backends: Keras' own compiled ``predict_on_batch`` (JAX compiles once
+        per tile shape; the tiles of an image have at most four shapes).
+        """
+        if keras.backend.backend() != "tensorflow":
+            return lambda x: np.asarray(self.predict_on_batch(x))
+        import tensorflow as tf
+
+        function = tf.function(self._infer, reduce_retracing=True, autograph=False,
+                               input_signature=[tf.TensorSpec([1, None, None, 1], tf.float32)])
+        return lambda x: function(tf.constant(x)).numpy()
 
     def predict_maps(self, intensity, *, looks=None, tile_size=None, outputs=MAP_NAMES,
                      progress=True):
@@ -302,11 +364,11 @@ class Speckle2Void(keras.Model):
         if unknown:
             raise ValueError(f"unknown output(s) {unknown}; choose among {MAP_NAMES}")
         looks = float(self.s2v_config.looks if looks is None else looks)
-        if not looks > 0:
-            raise ValueError(f"looks must be positive, got {looks}")
+        if not (np.isfinite(looks) and looks > 0):
+            raise ValueError(f"looks must be a finite positive number, got {looks}")
         stride = self.s2v_config.pixel_shuffle
         if stride > 1:
-            from .decorrelation import pixel_shuffle
+            from .transforms import pixel_shuffle
 
             maps = self._maps(to_mosaic(y, stride)[0], looks, tile_size, outputs, progress)
             return {name: pixel_shuffle(value, stride, shape=y.shape) for name, value in maps.items()}
@@ -364,6 +426,18 @@ class Speckle2Void(keras.Model):
         except (ConfigError, KeyError, TypeError) as exc:
             raise ConfigError(f"checkpoint has an incompatible configuration: {exc}") from None
         return cls(settings, **config)
+
+
+def total_variation(images):
+    """Total variation of each of a batch of (B, H, W, C) images: shape (B,).
+
+    The sum of the absolute differences of vertically and of horizontally
+    neighbouring pixels, over every channel: the definition of
+    ``tf.image.total_variation``, in ``keras.ops``.
+    """
+    rows = ops.sum(ops.abs(images[:, 1:, :, :] - images[:, :-1, :, :]), axis=(1, 2, 3))
+    cols = ops.sum(ops.abs(images[:, :, 1:, :] - images[:, :, :-1, :]), axis=(1, 2, 3))
+    return rows + cols
 
 
 def _tile_maps(y, normalised, valid, alpha, beta, scale, looks, outputs) -> dict:

@@ -1,4 +1,4 @@
-"""Blind-spot building blocks of Speckle2Void (Keras 3 layers, TensorFlow backend).
+"""Blind-spot building blocks of Speckle2Void (Keras 3 layers, any backend).
 
 Geometry (Laine et al. 2019; Bordone Molini et al. 2022): each branch only
 sees rows *at or above* its output row. A 3x3 "upward" convolution pads two
@@ -9,13 +9,15 @@ branch output down by ``s`` rows then removes rows ``i-s+1 .. i`` from the
 field: the pixel itself (``s = 1``) and also its upper neighbour (``s = 2``,
 the reference's shift value ``3``). Running the branch on the four 90°
 rotations of the image and rotating back covers the four half-planes.
+
+Everything is written with ``keras.ops``: the layers run under TensorFlow
+(the default and tested backend), JAX or PyTorch (``KERAS_BACKEND``).
 """
 
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
 __all__ = ["UpwardConv2D", "CausalBranch", "shift_down", "rotate"]
 
@@ -40,7 +42,7 @@ class UpwardConv2D(layers.Layer):
         self.conv.build((input_shape[0], None, None, input_shape[-1]))
 
     def call(self, inputs):
-        padded = tf.pad(inputs, [[0, 0], [2, 0], [1, 1], [0, 0]])
+        padded = ops.pad(inputs, [[0, 0], [2, 0], [1, 1], [0, 0]])
         return self.conv(padded)
 
     def compute_output_shape(self, input_shape):
@@ -90,7 +92,7 @@ class CausalBranch(layers.Layer):
                 break  # conv_last is linear
             if self.batch_norm and i > 0:
                 x = self.norms[i - 1](x, training=training)
-            x = tf.nn.leaky_relu(x, alpha=0.2)
+            x = ops.leaky_relu(x, negative_slope=0.2)
         return x
 
     def compute_output_shape(self, input_shape):
@@ -102,17 +104,56 @@ class CausalBranch(layers.Layer):
 
 
 def shift_down(x, rows, max_rows: int):
-    """Shift a (B, H, W, C) tensor down by ``rows`` (a tensor <= ``max_rows``), zero fill.
+    """Shift a (B, H, W, C) tensor down by ``rows`` rows, zero fill.
 
-    ``rows`` may be a tensor drawn per batch: the result is a dynamic slice of
-    the input padded with ``max_rows`` zero rows on top.
+    Parameters
+    ----------
+    x : tensor, (B, H, W, C)
+        Feature maps (any H, W; H may be dynamic).
+    rows : int or tensor
+        A Python int in ``0 .. max_rows``: a static shift. A tensor, scalar or
+        of shape (B,) (one shift per image, e.g. drawn per training step),
+        with values in ``1 .. max_rows``: every candidate shift is computed
+        and the requested one is selected with ``ops.where``, so the result is
+        exact (a selection, no interpolation), the same on every backend, and
+        its gradient flows through the selected shift only. A value outside
+        ``1 .. max_rows`` gives the shift by 1.
+    max_rows : int
+        Largest shift.
     """
-    height = tf.shape(x)[1]
-    padded = tf.pad(x, [[0, 0], [max_rows, 0], [0, 0], [0, 0]])
-    start = max_rows - tf.cast(rows, tf.int32)
-    return padded[:, start:start + height]
+    if isinstance(rows, int):
+        if not 0 <= rows <= max_rows:
+            raise ValueError(f"shift of {rows} rows is outside 0 .. {max_rows}")
+        return _shift_static(x, rows)
+    rows = ops.cast(rows, "int32")
+    if len(rows.shape) == 1:
+        rows = ops.reshape(rows, (-1, 1, 1, 1))
+    out = _shift_static(x, 1)
+    for candidate in range(2, max_rows + 1):
+        out = ops.where(ops.equal(rows, candidate), _shift_static(x, candidate), out)
+    return out
+
+
+def _shift_static(x, rows: int):
+    if rows == 0:
+        return x
+    return ops.pad(x, [[0, 0], [rows, 0], [0, 0], [0, 0]])[:, :-rows]
 
 
 def rotate(x, quarter_turns: int):
-    """Rotate (B, H, W, C) images counter-clockwise by ``quarter_turns`` x 90°."""
-    return tf.image.rot90(x, k=quarter_turns % 4)
+    """Rotate (B, H, W, C) images counter-clockwise by ``quarter_turns`` x 90°.
+
+    The convention of ``tf.image.rot90`` and ``numpy.rot90(x, k, axes=(1, 2))``
+    (tested equal), computed as ``tf.image.rot90`` does it: one flip and at most
+    one transpose. Not ``keras.ops.rot90``: under the TensorFlow backend of
+    Keras 3.15 its ``k=2`` scrambles non-square images (it reshapes the
+    once-rotated (W, H) array to (H, W)), and it adds two transposes.
+    """
+    k = quarter_turns % 4
+    if k == 1:
+        return ops.transpose(ops.flip(x, axis=2), (0, 2, 1, 3))
+    if k == 2:
+        return ops.flip(x, axis=(1, 2))
+    if k == 3:
+        return ops.flip(ops.transpose(x, (0, 2, 1, 3)), axis=2)
+    return x

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import S2VConfig
-from .model import normalise_intensity, to_mosaic
+from .model import draw_shift_rows, normalise_intensity, pack_batch, to_mosaic
 from .utils import check_intensity
 
 __all__ = ["PatchSampler", "make_dataset"]
@@ -120,18 +120,26 @@ class PatchSampler:
                 out[j, k, :, :, 0] = plane
         return tuple(out)
 
+    def training_batch(self, step: int) -> np.ndarray:
+        """The batch of step ``step`` as ``fit`` takes it: one (B, P, P, 3 or 4) float32 array.
+
+        The planes of :meth:`batch` and the step's blind-spot shift
+        (:func:`s2v.model.draw_shift_rows`), packed by :func:`s2v.model.pack_batch`.
+        """
+        noisy, valid, *target = self.batch(step)
+        return pack_batch(noisy, valid, draw_shift_rows(self.config, step), *target)
+
 
 def make_dataset(sampler: PatchSampler, start_step: int, stop_step: int):
     """``tf.data`` pipeline of the batches of steps ``start_step .. stop_step-1``, prefetched."""
     import tensorflow as tf
 
     p, b = sampler.config.patch_size, sampler.config.batch_size
-    spec = tf.TensorSpec((b, p, p, 1), tf.float32)
-    n = 3 if sampler.supervised else 2
+    spec = tf.TensorSpec((b, p, p, 4 if sampler.supervised else 3), tf.float32)
 
     def generate():
         for step in range(start_step, stop_step):
-            yield sampler.batch(step)
+            yield sampler.training_batch(step)
 
-    dataset = tf.data.Dataset.from_generator(generate, output_signature=(spec,) * n)
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=spec)
     return dataset.prefetch(tf.data.AUTOTUNE)

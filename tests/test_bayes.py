@@ -54,3 +54,23 @@ def test_posterior_mean_and_std_against_monte_carlo(y, alpha, beta, looks, rng):
 
 def test_prior_mean_is_the_inverse_gamma_mean():
     assert float(np.asarray(bayes.prior_mean(3.0, 4.0))) == pytest.approx(stats.invgamma.mean(3.0, scale=4.0))
+
+
+def test_log_gamma_matches_scipy():
+    """The backend dispatch of log Gamma against scipy.special.gammaln (float64 reference)."""
+    from scipy.special import gammaln
+
+    x = np.array([1e-3, 0.5, 1.0, 1.5, 2.0, 7.3, 40.0, 1e4], np.float32)
+    np.testing.assert_allclose(np.asarray(bayes.log_gamma(x)), gammaln(x.astype(np.float64)), rtol=2e-6, atol=1e-6)
+
+
+def test_numpy_in_float32_array_out():
+    """Prediction calls these on numpy tiles and converts with numpy.asarray."""
+    y = np.full((2, 3), 0.8)  # float64 in: computed in float32, as the network's outputs
+    for out in (bayes.posterior_mean(y, 3.0 * np.ones_like(y), np.ones_like(y), 1.0),
+                bayes.prior_mean(3.0 * np.ones_like(y), np.ones_like(y)),
+                bayes.posterior_std(y, 3.0 * np.ones_like(y), np.ones_like(y), 1.0),
+                bayes.negative_log_likelihood(y, 3.0 * np.ones_like(y), np.ones_like(y), 1.0)):
+        array = np.asarray(out)
+        assert array.shape == (2, 3) and array.dtype == np.float32
+    assert np.asarray(bayes.posterior_mean(y, 3.0, 1.0, 1.0))[0, 0] == np.float32(1.8) / np.float32(3.0)

@@ -1,11 +1,16 @@
-"""Speckle2Void network: the blind-spot invariant (exact), receptive field, tiling, save/load."""
+"""Speckle2Void network: the blind-spot invariant (exact), receptive field, tiling, save/load.
+
+TensorFlow backend (the default); ``tests/test_backend.py`` runs the blind-spot check,
+training and save/load under JAX.
+"""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from s2v.config import S2VConfig
-from s2v.model import Speckle2Void
+from s2v.model import Speckle2Void, draw_shift_rows, pack_batch, total_variation
+from s2v.nets import rotate, shift_down
 
 TINY = dict(filters=8, depth=4)  # same geometry as the presets, cheap enough for full Jacobians
 
@@ -128,6 +133,72 @@ def test_batched_and_separate_rotations_agree_at_inference(rng):
     other.set_weights(model.get_weights())
     x = tf.constant(rng.gamma(1.0, 1.0, (2, 15, 19, 1)).astype(np.float32))
     np.testing.assert_allclose(other(x, training=False), model(x, training=False), rtol=1e-5, atol=1e-6)
+
+
+def test_blind_spot_is_exact_on_the_training_path(rng):
+    """The path ``fit`` takes: a packed batch whose shift plane selects the shift per image.
+
+    Two images, shifts 2 and 1 rows: the dynamic selection (``ops.where`` over the candidate
+    shifts) must hide exactly what the static shift hides, and give the same values.
+    """
+    model = _model("cpu", **TINY)
+    h, w = 7, 8
+    noisy = rng.gamma(1.0, 1.0, (2, h, w, 1)).astype(np.float32)
+    packed = tf.constant(pack_batch(noisy, np.ones_like(noisy), np.array([2, 1])))
+    with tf.GradientTape() as tape:
+        tape.watch(packed)
+        out = model(packed, training=False)
+    jac = tape.jacobian(out, packed)[..., 0].numpy()  # d out / d noisy plane: (2, h, w, 2, 2, h, w)
+    for b, rows in enumerate((2, 1)):
+        static = model(tf.constant(noisy[b:b + 1]), training=False, vertical_shift=rows)[0]
+        np.testing.assert_array_equal(out[b], static)
+        other = 1 - b
+        assert np.all(jac[b, :, :, :, other] == 0.0), "images of a batch are independent at inference"
+        for i in range(h):
+            for j in range(w):
+                hidden = [i] + ([k for k in (i - 1, i + 1) if 0 <= k < h] if rows == 2 else [])
+                for k in hidden:
+                    assert np.all(jac[b, i, j, :, b, k, j] == 0.0), f"image {b}: ({i},{j}) sees ({k},{j})"
+        assert np.abs(jac[b, 3, 4, :, b, 3, 3]).sum() > 0, "the left neighbour is in the field"
+
+
+def test_training_shift_is_keyed_by_seed_and_step():
+    """Same (seed, step), same shift; frequencies follow ``prob`` (Monte Carlo, 4000 steps)."""
+    config = S2VConfig.from_preset("cpu")
+    draws = np.array([draw_shift_rows(config, step) for step in range(4000)])
+    assert [draw_shift_rows(config, step) for step in range(50)] == draws[:50].tolist()
+    assert set(draws.tolist()) == {1, 2}
+    # P(2 rows) = 0.9: binomial standard deviation sqrt(0.09 / 4000) = 0.005, 4 sigma
+    assert abs(np.mean(draws == 2) - 0.9) < 0.02
+    other = config.replace(seed=1)
+    assert [draw_shift_rows(other, step) for step in range(50)] != draws[:50].tolist()
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 7, 3), (1, 6, 6, 1)])
+def test_rotate_matches_tf_image_rot90_and_numpy(shape, rng):
+    """Counter-clockwise, on axes (H, W), non-square included (``keras.ops.rot90`` k=2 is not)."""
+    x = rng.normal(size=shape).astype(np.float32)
+    for k in range(-1, 6):
+        ours = np.asarray(rotate(x, k))
+        np.testing.assert_array_equal(ours, tf.image.rot90(x, k % 4).numpy())
+        np.testing.assert_array_equal(ours, np.rot90(x, k, axes=(1, 2)))
+
+
+def test_dynamic_shift_equals_static_shift(rng):
+    x = rng.normal(size=(3, 6, 4, 2)).astype(np.float32)
+    for rows in (1, 2, 3):
+        static = np.asarray(shift_down(x, rows, 3))
+        np.testing.assert_array_equal(static[:, rows:], x[:, :-rows])
+        assert np.all(static[:, :rows] == 0)
+        np.testing.assert_array_equal(np.asarray(shift_down(x, tf.constant(rows), 3)), static)
+    per_image = np.asarray(shift_down(x, tf.constant([3, 1, 2]), 3))
+    for b, rows in enumerate((3, 1, 2)):
+        np.testing.assert_array_equal(per_image[b], np.asarray(shift_down(x, rows, 3))[b])
+
+
+def test_total_variation_is_tf_image_total_variation(rng):
+    x = rng.gamma(1.0, 1.0, (3, 9, 7, 2)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(total_variation(x)), tf.image.total_variation(tf.constant(x)).numpy())
 
 
 @pytest.mark.parametrize("shape, stride", [((9, 7), 2), ((10, 13), 4), ((5, 5), 5)])
