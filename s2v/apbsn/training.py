@@ -1,0 +1,188 @@
+"""Training AP-BSN with ``keras.Model.fit``: the checkpoints and exact resume of :mod:`s2v.training`.
+
+Layout of a training folder (the same as Speckle2Void's)::
+
+    out_dir/
+      config.json                        the APBSNConfig (written once validation has passed)
+      checkpoints/ckpt-00000100.keras    model + optimizer state, written atomically
+      checkpoints/latest.txt             name of the newest complete checkpoint
+      history.csv                        mean loss per Keras epoch (``checkpoint_every`` steps)
+      model.keras                        the final model
+
+A run resumes from the newest checkpoint: the step counter, the optimizer's moments and
+the crops (drawn by a generator keyed by ``(seed, step)``, :class:`APBSNPatchSampler`,
+fed to ``fit`` as a Python generator, which every Keras backend accepts) all continue, so a
+run stopped at a checkpoint and resumed ends with the weights of an uninterrupted run.
+
+As for Speckle2Void: nothing is written before the images, the options and the checkpoint
+to resume from are validated; one process at a time trains into a folder
+(:class:`s2v.utils.FolderLock`); a NaN/Inf loss stops the run with
+:class:`s2v.training.TrainingDivergedError`, the last good checkpoint kept and no
+``model.keras`` written.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import keras
+
+from s2v.training import (CheckpointEvery, StopOnNonFiniteLoss, TrainingDivergedError, latest_checkpoint,
+                          save_model_atomic)
+from s2v.utils import FolderLock, check_number
+
+from .config import APBSNConfig
+from .data import APBSNPatchSampler
+from .model import APBSN
+
+__all__ = ["train", "make_optimizer"]
+
+
+def make_optimizer(config: APBSNConfig) -> keras.optimizers.Optimizer:
+    """Adam with the learning rate divided by 10 at the ``decay_at`` fractions of ``total_steps``."""
+    boundaries = [int(f * config.total_steps) for f in config.decay_at]
+    values = [config.learning_rate * 0.1 ** k for k in range(len(boundaries) + 1)]
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    return keras.optimizers.Adam(schedule)
+
+
+def _as_config(config) -> APBSNConfig:
+    if config is None:
+        return APBSNConfig.from_preset("cpu")
+    if isinstance(config, str):
+        return APBSNConfig.from_preset(config)
+    if isinstance(config, dict):
+        return APBSNConfig.from_dict(config)
+    if not isinstance(config, APBSNConfig):
+        raise TypeError(f"config must be an APBSNConfig, a dict or a preset name, "
+                        f"got {type(config).__name__}")
+    return config
+
+
+def _load_checkpoint(path: Path, config: APBSNConfig) -> APBSN:
+    """The AP-BSN checkpoint to resume from, refused unless it matches ``config`` (but ``total_steps``)."""
+    try:
+        model = keras.saving.load_model(path, safe_mode=True)
+    except (ValueError, TypeError, OSError, KeyError) as exc:
+        raise ValueError(f"{path}: cannot resume from this file ({exc})") from None
+    if not isinstance(model, APBSN):
+        raise ValueError(f"{path}: not an AP-BSN checkpoint (a {type(model).__name__})")
+    if getattr(model, "optimizer", None) is None or not model.optimizer.built:
+        raise ValueError(f"{path}: has no optimizer state to resume from (a shipped model rather "
+                         "than a checkpoint?)")
+    saved = model.config.replace(total_steps=config.total_steps)
+    if saved != config:
+        ours, theirs = config.to_dict(), saved.to_dict()
+        changed = ", ".join(f"{k}: {theirs[k]!r} in the checkpoint, {ours[k]!r} requested"
+                            for k in ours if ours[k] != theirs[k])
+        raise ValueError(f"{path}: checkpoint configuration differs from the requested one ({changed}); "
+                         "train into a new folder, or resume with the checkpoint's own config.json")
+    return model
+
+
+def train(images, config=None, *, out_dir, masks=None, resume=True, total_steps=None, verbose=1,
+          callbacks=()) -> tuple[APBSN, dict]:
+    """Train AP-BSN self-supervised on noisy intensity images.
+
+    Parameters
+    ----------
+    images : sequence of ndarray (H, W)
+        Noisy **intensity** images (for B-mode pictures, ``s2v.domains.to_intensity(bmode,
+        "bmode")`` first).
+    config : APBSNConfig, dict or preset name, optional
+        Default: the ``"cpu"`` preset.
+    out_dir : path
+        Training folder (config, checkpoints, history, final model).
+    masks : sequence of (bool ndarray or None), optional
+        Valid pixels of each image (:class:`APBSNPatchSampler`).
+    resume : bool or path
+        True: continue from the newest checkpoint in ``out_dir/checkpoints`` if any; a path:
+        continue from that checkpoint; False: start afresh.
+    total_steps : int, optional
+        Stop at this step (default ``config.total_steps``; the learning-rate schedule always
+        follows ``config.total_steps``).
+    verbose : int
+        Keras progress output (0 silent, 1 bar, 2 one line per epoch).
+    callbacks : sequence of keras.callbacks.Callback
+        Extra callbacks for ``fit``.
+
+    Returns
+    -------
+    model : APBSN
+        The trained model (also saved as ``out_dir/model.keras``).
+    info : dict
+        ``steps`` (the step reached), ``wall_clock_s`` (this call) and ``loss`` (mean loss of
+        each Keras epoch of this call).
+
+    Raises
+    ------
+    s2v.training.TrainingDivergedError
+        When the loss becomes NaN or Inf (the newest checkpoint is then the last good one,
+        no ``model.keras`` is written).
+    s2v.utils.FolderLockedError
+        Another process is training into ``out_dir``.
+    """
+    config = _as_config(config)
+    total = config.total_steps if total_steps is None else check_number(total_steps, "total_steps",
+                                                                         integer=True)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"{out_dir}: the training folder is an existing file")
+    sampler = APBSNPatchSampler(images, config, masks=masks)  # checks the images first
+    start_from = None
+    if resume is True:
+        start_from = latest_checkpoint(out_dir / "checkpoints")
+    elif resume:
+        start_from = Path(resume)
+        if not start_from.is_file():
+            raise FileNotFoundError(f"{start_from}: checkpoint to resume from does not exist")
+    with FolderLock(out_dir, purpose="AP-BSN training"):
+        if start_from is not None:
+            model = _load_checkpoint(start_from, config)
+        else:
+            keras.utils.set_random_seed(config.seed)
+            model = APBSN(config)
+            model.compile(optimizer=make_optimizer(config))
+        # Everything is validated: from here on the folder is written.
+        config.save(out_dir / "config.json")
+        return _fit(model, sampler, config, total, out_dir, start_from, verbose, callbacks)
+
+
+def _fit(model, sampler, config, total, out_dir, start_from, verbose, callbacks):
+    step = int(model.optimizer.iterations.numpy())
+    if verbose and start_from is not None:
+        print(f"resuming from {start_from} at step {step}")
+    checkpoint = CheckpointEvery(out_dir / "checkpoints", config.checkpoint_every, total)
+    callbacks = [StopOnNonFiniteLoss(), checkpoint,
+                 keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True), *callbacks]
+    per_epoch, losses, started = config.checkpoint_every, [], time.perf_counter()
+    try:
+        while step < total:
+            # A partial epoch after a mid-epoch resume (or at the end), otherwise whole epochs.
+            epoch, offset = divmod(step, per_epoch)
+            if offset or total - step < per_epoch:
+                n_steps, n_epochs = min(per_epoch - offset, total - step), 1
+            else:
+                n_steps, n_epochs = per_epoch, (total - step) // per_epoch
+            batches = (sampler.batch(k) for k in range(step, step + n_steps * n_epochs))
+            history = model.fit(batches,
+                                initial_epoch=epoch, epochs=epoch + n_epochs, steps_per_epoch=n_steps,
+                                callbacks=callbacks, verbose=verbose, shuffle=False)
+            losses += [float(v) for v in history.history.get("loss", [])]
+            step = int(model.optimizer.iterations.numpy())
+            if model.stop_training:
+                break
+    except TrainingDivergedError as exc:
+        kept = latest_checkpoint(out_dir / "checkpoints")
+        raise TrainingDivergedError(
+            f"{out_dir}: AP-BSN training diverged: {exc} (learning_rate {config.learning_rate:g} too "
+            "large?); model.keras was not written; "
+            + (f"the last good checkpoint is {kept}" if kept else "no checkpoint was written")
+            + "; train into a new folder with a smaller learning_rate", exc.step, exc.value) from None
+    except KeyboardInterrupt:
+        path = checkpoint.save_now()
+        print(f"\ninterrupted: checkpoint saved to {path}; run again to resume")
+        raise
+    save_model_atomic(model, out_dir / "model.keras")
+    return model, {"steps": step, "wall_clock_s": round(time.perf_counter() - started, 1), "loss": losses}
