@@ -1,4 +1,5 @@
-"""Comparison harness: end to end on a tiny simulated set, regions round trip, bad inputs."""
+"""Comparison harness: end to end on a tiny simulated set, regions round trip, bad inputs,
+DataFrames and the computed conclusion."""
 
 import argparse
 import csv
@@ -12,17 +13,9 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from s2v import metrics
 from s2v.baselines import denoise_boxcar, denoise_median
-from s2v.compare import (
-    CompareResults,
-    add_compare_arguments,
-    compare,
-    compare_main,
-    load_regions,
-    propose_regions,
-    region_mask,
-    resolve_methods,
-    save_regions,
-)
+from s2v.compare import (CompareResults, Rule, add_compare_arguments, compare, compare_main,
+                         conclude, resolve_methods)
+from s2v.roi import load_regions, save_regions
 from s2v.simulate import gamma_speckle
 
 SHAPES = {"a": (63, 71), "b": (57, 65)}
@@ -171,64 +164,6 @@ def test_regions_json_round_trip_and_edit(run, tiny_set, tmp_path):
     assert record["enl"] == pytest.approx(metrics.enl(tiny_set[0]["intensity"][4:24, 40:68]))
 
 
-def test_region_specs_rasterise_and_survive_json(rng, tmp_path):
-    shape = (31, 45)
-    mask = rng.random(shape) < 0.3
-    ring = {"circle": [15, 20, 9], "exclude": [{"circle": [15, 20, 4]}]}
-    rectangle = np.zeros(shape, bool)
-    rectangle[5:9, 7:20] = True
-    path = save_regions({"x": {"homogeneous": [mask, [2, 3, 10, 12], rectangle],
-                               "target": {"circle": [15, 20, 4]}, "background": ring}},
-                        tmp_path / "regions.json")
-    loaded = load_regions(path)["x"]
-    assert np.array_equal(region_mask(loaded["homogeneous"][0], shape), mask)
-    assert region_mask(loaded["homogeneous"][1], shape).sum() == 8 * 9
-    assert loaded["homogeneous"][2] == {"box": [5, 7, 9, 20]}  # a filled mask saved as a box
-    target = region_mask(loaded["pairs"][0]["target"], shape)
-    background = region_mask(loaded["pairs"][0]["background"], shape)
-    # Lattice points in a disk of radius r: close to pi r^2 (Gauss circle problem).
-    assert target.sum() == pytest.approx(np.pi * 16, rel=0.15)
-    assert background.sum() == pytest.approx(np.pi * (81 - 16), rel=0.1)
-    assert not np.any(target & background)
-
-
-def test_propose_regions_picks_flat_areas_and_the_dark_cyst():
-    rng = np.random.default_rng(5)
-    h, w = 101, 121
-    clean = np.ones((h, w), np.float32)
-    cols = np.arange(w)
-    clean[:, w // 2:] = 1.0 + 0.9 * np.sin(2 * np.pi * cols[w // 2:] / 6.0)  # texture
-    rows, cc = np.ogrid[:h, :w]
-    cyst = (rows - 50) ** 2 + (cc - 30) ** 2 < 12 ** 2
-    clean[cyst] = 0.02
-    noisy = gamma_speckle(clean, 4.0, seed=rng)
-    regions = propose_regions(noisy)
-    assert len(regions["homogeneous"]) == 3
-    for spec in regions["homogeneous"]:
-        homogeneous = region_mask(spec, (h, w))
-        assert np.ptp(clean[homogeneous]) == 0  # flat: not on texture, not on the cyst
-    (pair,) = regions["pairs"]
-    target = region_mask(pair["target"], (h, w))
-    background = region_mask(pair["background"], (h, w))
-    assert cyst[target].mean() > 0.9
-    assert not np.any(target & background)
-    assert clean[background].mean() > 10 * clean[target].mean()
-
-
-def test_proposed_homogeneous_windows_do_not_inflate_the_enl():
-    # Pure single-look speckle: 7x7 windows drawn at random have a mean ENL of 1.09 (the
-    # estimator's small-sample bias; Monte Carlo, 2e5 windows). Picking the windows of lowest
-    # own CV would give ~2.3 here; ranking by the neighbours keeps it near 1 (measured 0.98).
-    rng = np.random.default_rng(8)
-    values = []
-    for _ in range(100):
-        noisy = rng.exponential(size=(63, 71)).astype(np.float32)
-        values += [metrics.enl(noisy[region_mask(spec, noisy.shape)])
-                   for spec in propose_regions(noisy, window=7)["homogeneous"]]
-    assert len(values) == 300
-    assert 0.85 < np.mean(values) < 1.25
-
-
 @pytest.mark.parametrize("change, message", [
     (lambda it: it.update(ground_truth=it["ground_truth"][:-1]), "ground truth has shape"),
     (lambda it: it.update(intensity=np.zeros_like(it["intensity"])), "is all zero"),
@@ -335,3 +270,93 @@ def test_cli_runs_on_a_folder_and_skips_unreadable_files(capsys, tmp_path):
     # and 1.01; the margin covers the small image and the 8-bit B-mode round trip).
     looks = {r["image"]: r["looks"] for r in records}
     assert 0.7 < looks["sar.tif"] < 1.4 and 0.7 < looks["us.png"] < 1.4
+
+
+def test_compatibility_imports_stay_in_the_harness():
+    # Other modules still import these from s2v.compare while the split settles.
+    from s2v import compare as harness
+    from s2v import roi
+
+    assert harness.propose_regions is roi.propose_regions
+    assert harness.region_mask is roi.region_mask
+
+
+def test_results_as_dataframe_and_html(run):
+    frame = run.to_dataframe()
+    assert list(frame.index) == ["noisy", "boxcar", "median"]
+    for row in run.summary:
+        assert frame.loc[row["method"], "psnr_mean"] == row["psnr_mean"]
+        assert frame.loc[row["method"], "n"] == 4
+    records = run.to_dataframe(per_image=True)
+    assert len(records) == 12 and list(records.columns[:3]) == ["image", "realisation", "method"]
+    assert records["psnr"].tolist() == [r["psnr"] for r in run.records]
+    page = run._repr_html_()
+    assert page.count("<tr>") == 4 and "<th>PSNR (dB)</th>" in page
+    assert run.table_markdown().splitlines()[3].split("|")[3].strip() in page  # same cells
+
+
+HELD_OUT = [  # a hand-made table: B is best everywhere but fails the check on real data
+    {"method": "noisy", "bmode_psnr": 10.0, "bmode_ssim": 0.2, "gcnr": 0.5, "point_fwhm": 1.0},
+    {"method": "A", "bmode_psnr": 30.0, "bmode_ssim": 0.8, "gcnr": 0.90, "point_fwhm": 2.0},
+    {"method": "B", "bmode_psnr": 35.0, "bmode_ssim": 0.9, "gcnr": 0.99, "point_fwhm": 1.0},
+    {"method": "C", "bmode_psnr": 31.0, "bmode_ssim": 0.7, "gcnr": 0.95, "point_fwhm": 2.0},
+    {"method": "D", "bmode_psnr": 40.0, "bmode_ssim": 0.95, "gcnr": 0.99, "point_fwhm": 0.5},
+]
+REAL = [{"method": "noisy", "ratio_mean_mean": 1.0}, {"method": "A", "ratio_mean_mean": 1.0},
+        {"method": "B", "ratio_mean_mean": 1.1}, {"method": "C", "ratio_mean_mean": 0.97}]
+RULE = Rule({"bmode_psnr": "max", "bmode_ssim": "max", "gcnr": "max", "point_fwhm": "min"},
+            within={"ratio_mean": (0.95, 1.05)}, ranked_on="held-out simulations",
+            checked_on="real data")
+
+
+def test_conclusion_applies_the_rule_stated_in_advance():
+    result = conclude(HELD_OUT, RULE, checks=REAL)
+    # Eligible: A and C (B's ratio mean is 1.1; D was not run on real data; noisy excluded).
+    # Ranks A / C: PSNR 2 / 1, SSIM 1 / 2, gCNR 2 / 1, FWHM 1.5 / 1.5 -> 1.625 / 1.375.
+    assert result.winner == "C"
+    assert [row["method"] for row in result.ranks] == ["C", "A", "B", "D"]
+    ranks = result.to_dataframe()
+    assert ranks.loc["C", "mean rank"] == pytest.approx(1.375)
+    assert ranks.loc["A", "mean rank"] == pytest.approx(1.625)
+    assert ranks.loc["A", "point_fwhm rank"] == 1.5
+    assert ranks.loc["B", "why not"] == "ratio_mean 1.1 outside [0.95, 1.05]"
+    assert ranks.loc["D", "why not"] == "not in real data"
+    assert not ranks.loc["B", "eligible"] and math.isnan(ranks.loc["B", "mean rank"])
+    assert ranks.loc["C", "ratio_mean (check)"] == 0.97  # found as ratio_mean_mean
+    assert "point_fwhm (lower is better)" in result.rule and "[0.95, 1.05]" in result.rule
+    assert result.rule in result.to_markdown() and "Winner: **C**" in result.to_markdown()
+    assert "<table" in result._repr_html_()
+    # Without the check on real data, D (best everywhere) wins: the check is what decides.
+    assert conclude(HELD_OUT, Rule(RULE.rank_by)).winner == "D"
+
+
+def test_conclusion_ties_missing_values_and_bad_columns():
+    rows = [{"method": "x", "a": 1.0, "b": 2.0}, {"method": "y", "a": 2.0, "b": 1.0},
+            {"method": "z", "a": math.nan, "b": 3.0}]
+    # z's missing 'a' ranks last: x (2 + 2) / 2, y (1 + 3) / 2 and z (3 + 1) / 2 all tie at
+    # 2, and the first metric of the rule breaks the tie: y.
+    result = conclude(rows, Rule({"a": "max", "b": "min"}))
+    assert result.to_dataframe().loc["z", "a rank"] == 3
+    assert result.winner == "y"
+    assert conclude(rows, Rule({"a": "max"}, within={"b": (5, 6)})).winner is None
+    with pytest.raises(ValueError, match="no column 'bmode_psnr'.*did you mean 'bmode_ssim'"):
+        conclude([{"method": "x", "bmode_ssim": 1.0}], Rule({"bmode_psnr": "max"}))
+    with pytest.raises(ValueError, match="'max' or 'min'"):
+        Rule({"a": "higher"})
+
+
+def test_conclusion_on_harness_results(run):
+    # Summary columns are found by metric key (psnr -> psnr_mean). On this run boxcar has the
+    # better PSNR (21.7 against 19.7 dB) and median the better gCNR (0.863 against 0.839), so
+    # the mean ranks tie and the first metric of the rule decides.
+    summary = {row["method"]: row for row in run.summary}
+    assert summary["boxcar"]["psnr_mean"] > summary["median"]["psnr_mean"]
+    assert summary["boxcar"]["gcnr_mean"] < summary["median"]["gcnr_mean"]
+    within = {"ratio_mean": (0.9, 1.1)}
+    assert conclude(run, Rule({"psnr": "max", "gcnr": "max"}, within=within)).winner == "boxcar"
+    assert conclude(run, Rule({"gcnr": "max", "psnr": "max"}, within=within)).winner == "median"
+    result = conclude(run, Rule({"psnr": "max", "gcnr": "max"}, within={"ratio_mean": (0.9, 1.0)}))
+    assert [row["method"] for row in result.ranks] == ["boxcar", "median"]
+    assert result.ranks[1]["why not"].startswith("ratio_mean 1.04")
+    # A DataFrame (indexed by method, as to_dataframe gives it) is a table too.
+    assert conclude(run.to_dataframe(), Rule({"gcnr": "max"})).winner == "median"
