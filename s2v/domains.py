@@ -606,20 +606,50 @@ def imaging_mask(image, *, colour_tolerance=0.05, text_level=0.98, black_level=0
 # ---------------------------------------------------------------------------------------------
 # dispatch
 # ---------------------------------------------------------------------------------------------
+def _bmode_scale(values: np.ndarray, dtype) -> str:
+    """The meaning of B-mode values when ``scale`` is not given, or a ValueError if ambiguous.
+
+    One rule for every entry point: 8-bit data are grey levels; all values <= 0 are dB;
+    other data with values in [0, 255] and a maximum above 1 are grey levels stored in a
+    wider type; anything else (16-bit grey levels, floats in [0, 1]) is refused, since its
+    log-compression mapping is not known.
+    """
+    if dtype == np.uint8:
+        return "uint8"
+    if values.max() <= 0:
+        return "db"
+    if values.min() >= 0 and 1 < values.max() <= 255:
+        return "uint8"
+    raise ValueError(
+        f"bmode: cannot tell the scale of values in [{values.min():.4g}, {values.max():.4g}] "
+        f"(dtype {dtype}); 8-bit grey levels 0..255 or dB values <= 0 are understood: rescale the "
+        "data to one of them and pass scale='uint8' or scale='db'")
+
+
 def to_intensity(array, domain, **kwargs) -> np.ndarray:
-    """Convert data of a given domain to linear INTENSITY.
+    """Convert data of a given domain to the linear INTENSITY every s2v method works on.
+
+    This is the one conversion used by every entry point (``s2v.despeckle``, the command
+    line, ``s2v.train``, the comparison harness, the notebooks and AP-BSN), so one file is
+    always scored and despeckled as the same image.
 
     ==============  =======================================================================
     ``domain``      conversion (keyword arguments passed on)
     ==============  =======================================================================
-    ``complex``     ``|z|**2`` (:func:`intensity_from_complex`)
-    ``rf``          ``|iq_from_rf(rf, fs=, fc=, axis=0)|**2``
+    ``complex``     ``|z|**2`` (:func:`intensity_from_complex`); with ``whiten=True``
+                    the samples are first decorrelated (:func:`s2v.decorrelation.decorrelate`,
+                    the paper's route for SAR SLC; deterministic). Default ``whiten=False``:
+                    every shipped model was trained on un-whitened ``|z|**2``.
+    ``rf``          the analytic signal (``iq_from_rf(rf, fs=, fc=, axis=0)``), then as
+                    ``complex`` (``whiten`` too)
     ``bmode``       :func:`bmode_to_intensity` (``dynamic_range=60``, ``reference=1``;
-                    ``scale`` defaults to ``'db'`` when every value is <= 0, else ``'uint8'``;
+                    ``scale`` defaults by one rule: uint8 data, or values in [0, 255]
+                    with a maximum above 1, are grey levels; all values <= 0 are dB;
+                    anything else is refused;
                     ``dynamic_range='estimate'`` uses :func:`estimate_dynamic_range`, with
                     ``mask=`` if given)
-    ``amplitude``   ``amplitude**2``
-    ``intensity``   unchanged (checked: finite, non-negative)
+    ``amplitude``   ``amplitude**2`` (checked: finite, non-negative)
+    ``intensity``   unchanged copy (checked: finite, non-negative)
     ==============  =======================================================================
 
     Parameters
@@ -627,9 +657,10 @@ def to_intensity(array, domain, **kwargs) -> np.ndarray:
     array : array_like, typically (H, W)
         Data in ``domain``.
     domain : str
-        One of :data:`DOMAINS`.
+        One of :data:`DOMAINS`. ``'unknown'`` (what :func:`s2v.io.read_image` reports when
+        it cannot tell) is refused: say which domain the data is.
     **kwargs
-        Options of the conversion (table).
+        Options of the conversion (table); an option that does not apply is refused.
 
     Returns
     -------
@@ -641,19 +672,31 @@ def to_intensity(array, domain, **kwargs) -> np.ndarray:
         if unknown:
             raise ValueError(f"to_intensity(domain={domain!r}): unexpected options {sorted(unknown)}; "
                              f"accepted: {list(names)}")
-        return kwargs
+        return dict(kwargs)
 
-    if domain == "complex":
-        options()
+    if domain in ("complex", "rf"):
+        if domain == "rf":
+            opts = options("fs", "fc", "axis", "whiten")
+            whiten = opts.pop("whiten", False)
+            array = iq_from_rf(array, **opts)
+        else:
+            whiten = options("whiten").get("whiten", False)
+        if not isinstance(whiten, (bool, np.bool_)):
+            raise ValueError(f"to_intensity: whiten must be True or False, got {whiten!r}")
+        if whiten:
+            from .decorrelation import decorrelate
+
+            array = decorrelate(array)[0]
         return intensity_from_complex(array)
-    if domain == "rf":
-        return intensity_from_complex(iq_from_rf(array, **options("fs", "fc", "axis")))
     if domain == "bmode":
-        opts = dict(options("dynamic_range", "scale", "reference", "mask"))
+        opts = options("dynamic_range", "scale", "reference", "mask")
         values = _real_float(array, "bmode")
         mask = opts.pop("mask", None)
-        opts.setdefault("scale", "db" if values.max() <= 0 else "uint8")
-        if opts.get("dynamic_range") == "estimate":
+        if opts.get("scale") is None:
+            opts["scale"] = _bmode_scale(values, np.asarray(array).dtype)
+        if isinstance(opts.get("dynamic_range"), str):
+            if opts["dynamic_range"] != "estimate":
+                raise ValueError(f"dynamic_range must be a number of dB or 'estimate', got {opts['dynamic_range']!r}")
             if opts["scale"] != "uint8":
                 raise ValueError("dynamic_range='estimate' needs 8-bit B-mode grey levels (scale='uint8')")
             opts["dynamic_range"] = estimate_dynamic_range(values, mask=mask)
@@ -665,5 +708,5 @@ def to_intensity(array, domain, **kwargs) -> np.ndarray:
     if domain == "intensity":
         options()
         return _non_negative(array, "intensity").copy()
-    raise ValueError(f"to_intensity: unknown domain {domain!r}; expected one of {DOMAINS} "
-                     "(metadata domain 'unknown': say which one the data is)")
+    raise ValueError(f"unknown domain {domain!r}; pass domain= one of {DOMAINS} "
+                     "(s2v.io.read_image reports 'unknown' when the file does not say)")

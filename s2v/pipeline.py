@@ -1,7 +1,8 @@
 """Ready-to-use despeckling: shipped checkpoints by name and per-domain pipelines.
 
-Shipped checkpoints live in ``s2v_checkpoint/<name>/`` at the repository root
-(``model.keras``, ``config.json``, ``MODEL_CARD.md``).
+Shipped checkpoints are package data of the ``s2v_checkpoint`` package (the top-level
+``s2v_checkpoint/<name>/`` folder of the repository, installed with the wheel; found by
+:func:`s2v._shared.checkpoint_root`): ``model.keras``, ``config.json``, ``MODEL_CARD.md``.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ._shared import repo_root
+from ._shared import checkpoint_root
 from .config import ConfigError
 
 __all__ = ["load_model", "despeckle", "prepare_intensity", "list_checkpoints", "CHECKPOINT_DIR",
            "DEFAULT_CHECKPOINT"]
 
-CHECKPOINT_DIR = repo_root() / "s2v_checkpoint"
+CHECKPOINT_DIR = checkpoint_root()
 
 #: The shipped checkpoint used when ``model=None``, per input domain.
 DEFAULT_CHECKPOINT = {
@@ -86,87 +87,99 @@ def load_model(path_or_name, *, compile: bool = False):
 
 
 def despeckle(data, model=None, *, domain: str = "intensity", looks=None, tile_size=None,
-              dynamic_range: float = 60.0, progress: bool = True) -> np.ndarray:
+              dynamic_range: float = 60.0, scale=None, progress: bool = True) -> np.ndarray:
     """Despeckle an image with Speckle2Void and the recommended pipeline for its domain.
 
     Parameters
     ----------
     data : array_like, (H, W)
         The image, in the domain named by ``domain``:
-        ``"intensity"`` (|z|^2, >= 0), ``"amplitude"`` (|z|), ``"complex"``
-        (IQ or SLC: decorrelated first, then despeckled as intensity) or
-        ``"bmode"`` (log-compressed, uint8 or dB with ``dynamic_range``).
+        ``"intensity"`` (|z|^2, >= 0), ``"amplitude"`` (|z|, >= 0), ``"complex"``
+        (IQ or SLC: converted to ``|z|^2``, then despeckled as intensity), ``"rf"``
+        (real RF lines, axis 0 = depth: analytic signal, then as ``"complex"``) or
+        ``"bmode"`` (log-compressed, 8-bit grey levels or dB <= 0, with ``dynamic_range``).
+        Converted by :func:`prepare_intensity` (:func:`s2v.domains.to_intensity`).
     model : Speckle2Void, str or Path, optional
         A loaded model, a checkpoint path, or a shipped name; ``None`` picks
-        the shipped checkpoint that fits the domain (:data:`DEFAULT_CHECKPOINT`).
+        the shipped checkpoint that fits the domain (:data:`DEFAULT_CHECKPOINT`;
+        ``"rf"`` takes the ``"complex"`` one).
     looks : float, optional
-        Number of looks of the speckle (default: the model's).
+        Number of looks of the speckle, finite and > 0 (default: the model's).
     tile_size : int, optional
-        Tile side for large images (exact tiling; see ``predict_maps``).
+        Tile side for large images, an integer > 0 (exact tiling; see ``predict_maps``).
     dynamic_range : float
-        B-mode dynamic range in dB (``domain="bmode"`` only).
+        B-mode dynamic range in dB, finite and > 0 (``domain="bmode"`` only).
+    scale : {"uint8", "db"}, optional
+        Meaning of B-mode values (``domain="bmode"`` only); default from the data by the
+        rule of :func:`s2v.domains.to_intensity` (8-bit grey levels, or dB when every
+        value is <= 0); the output uses the same scale.
     progress : bool
         Progress bar over tiles for large images.
 
     Returns
     -------
     ndarray, (H, W) float32
-        Despeckled **intensity** for intensity, amplitude and complex input;
-        despeckled **B-mode** (same scale as the input) for B-mode input.
+        Despeckled **intensity** for intensity, amplitude, complex and RF input (an
+        all-zero intensity comes back as zeros); despeckled **B-mode** (same scale as the
+        input) for B-mode input. Always finite: a non-finite result (a diverged
+        checkpoint) raises a ValueError instead of being returned.
     """
-    if domain not in DOMAINS:
-        hint = difflib.get_close_matches(str(domain), DOMAINS, n=1)
+    from .utils import check_finite_output, check_intensity, check_number
+
+    accepted = DOMAINS + ("rf",)
+    if domain not in accepted:
+        hint = difflib.get_close_matches(str(domain), accepted, n=1)
         raise ValueError(f"unknown domain {domain!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                         + f"; choose among {DOMAINS}")
+                         + f"; pass domain= one of {accepted}")
+    if looks is not None:
+        looks = check_number(looks, "looks")
+    if tile_size is not None:
+        tile_size = check_number(tile_size, "tile_size", integer=True)
+    dynamic_range = check_number(dynamic_range, "dynamic_range")
+    if scale is not None and (domain != "bmode" or scale not in ("uint8", "db")):
+        raise ValueError(f"scale={scale!r}: only domain='bmode' takes a scale, 'uint8' or 'db'")
     if model is None:
-        model = DEFAULT_CHECKPOINT[domain]
+        model = DEFAULT_CHECKPOINT["complex" if domain == "rf" else domain]
     if isinstance(model, (str, Path)):
         model = load_model(model)
     array = np.asarray(data)
     if domain == "bmode":
-        from .domains import intensity_to_bmode
+        from .domains import _bmode_scale, intensity_to_bmode, to_intensity
 
-        scale = "uint8" if array.dtype == np.uint8 else "db"
-        intensity = prepare_intensity(array, "bmode", dynamic_range=dynamic_range)
+        intensity = to_intensity(array, "bmode", dynamic_range=dynamic_range, scale=scale)
+        scale = scale or _bmode_scale(array, array.dtype)
+    else:
+        intensity = prepare_intensity(array, domain)
+    intensity = check_intensity(intensity)
+    if not intensity.any():  # no signal: the estimate is 0 (the network would answer its prior)
+        estimate = np.zeros(intensity.shape, np.float32)
+    else:
         estimate = model.predict_maps(intensity, looks=looks, tile_size=tile_size,
                                       outputs=("posterior_mean",), progress=progress)["posterior_mean"]
-        return intensity_to_bmode(estimate, dynamic_range=dynamic_range, scale=scale, reference=1.0)
-    return model.predict_maps(prepare_intensity(array, domain), looks=looks, tile_size=tile_size,
-                              outputs=("posterior_mean",), progress=progress)["posterior_mean"]
+    check_finite_output(estimate, "despeckle")
+    if domain == "bmode":
+        return check_finite_output(
+            intensity_to_bmode(estimate, dynamic_range=dynamic_range, scale=scale, reference=1.0),
+            "despeckle")
+    return estimate
 
 
-def prepare_intensity(data, domain: str, *, dynamic_range: float = 60.0) -> np.ndarray:
-    """Turn data of any domain into the intensity Speckle2Void works on (training and prediction).
+def prepare_intensity(data, domain: str, *, dynamic_range: float = 60.0, whiten: bool = False) -> np.ndarray:
+    """The intensity Speckle2Void works on: :func:`s2v.domains.to_intensity`, with the pipeline's options.
 
-    ``"intensity"`` passes through; ``"amplitude"`` is squared; ``"complex"``
-    (IQ/SLC) is decorrelated (:func:`s2v.decorrelation.decorrelate`, automatic
-    parameters) then ``|z|^2``; ``"rf"`` goes to IQ by the analytic signal, then
-    as complex; ``"bmode"`` (uint8 or dB) is log-decompressed with
-    ``dynamic_range`` (:func:`s2v.domains.bmode_to_intensity`).
+    Kept as the pipeline's name for the one conversion (training and prediction call it);
+    ``dynamic_range`` applies to ``"bmode"`` only and ``whiten`` to ``"complex"``/``"rf"``
+    only (default False: the shipped models were trained on un-whitened ``|z|**2``).
 
     Returns
     -------
     ndarray, (H, W) float32
         Linear intensity.
     """
-    array = np.asarray(data)
-    if domain in ("complex", "rf"):
-        from .decorrelation import decorrelate
-        from .domains import analytic_signal, intensity_from_complex
+    from .domains import to_intensity
 
-        if domain == "rf":
-            array = analytic_signal(array, axis=0)
-        if not np.iscomplexobj(array):
-            raise ValueError(f"domain='complex' expects complex IQ/SLC data, got dtype {array.dtype}")
-        whitened, _ = decorrelate(array)
-        return intensity_from_complex(whitened)
-    if domain == "amplitude":
-        return np.square(array, dtype=np.float32)
     if domain == "bmode":
-        from .domains import bmode_to_intensity
-
-        scale = "uint8" if array.dtype == np.uint8 else "db"
-        return bmode_to_intensity(array, dynamic_range=dynamic_range, scale=scale)
-    if domain != "intensity":
-        raise ValueError(f"unknown domain {domain!r}; choose among {DOMAINS + ('rf',)}")
-    return array
+        return to_intensity(data, domain, dynamic_range=dynamic_range)
+    if domain in ("complex", "rf"):
+        return to_intensity(data, domain, whiten=whiten)
+    return to_intensity(data, domain)
