@@ -1,26 +1,109 @@
 """The ``s2v`` command: thin over the library.
 
-    s2v train IMAGES... --out DIR [--preset cpu|paper] [--steps N] [--resume [CKPT]]
+    s2v train IMAGES... --out DIR [--preset cpu|paper] [--domain D] [--steps N] [--resume [CKPT]]
     s2v denoise INPUTS... --out DIR [--model NAME|PATH] [--domain D] [--looks L] [--tile-size N]
+      (D: intensity, amplitude, complex, bmode or rf; needed when a file does not say)
     s2v decorrelate IN OUT [--auto | --fx --fy --mx --my] [--cf CF] [--plot FILE]
     s2v compare --data DIR|EXAMPLE --methods ... --out DIR
     s2v study [--out results] [--quick] [--realisations N] [--folder DIR]
     s2v examples
 
 Every error is reported as one line naming the file and the problem (exit
-status 2), never as a traceback from inside TensorFlow.
+status 2), never as a traceback from inside TensorFlow. Numeric options are checked
+where they enter (finite, in range); the domain of a file is the file's own or
+``--domain``, never a guess from the sign of its values (:func:`s2v.utils.domain_of`).
+TensorFlow's start-up chatter on a CPU machine (CUDA not found, absl pre-init lines) is
+dropped; any other line it prints is kept (``TF_CPP_MIN_LOG_LEVEL=0`` shows everything).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
+
+# Before anything imports TensorFlow: no INFO/WARNING lines from its C++ core (errors stay).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _OUTPUT_SUFFIXES = {".npy", ".tif", ".tiff", ".png", ".mat"}
+
+# Lines TensorFlow prints on every start on a machine without a GPU, whatever
+# TF_CPP_MIN_LOG_LEVEL says (absl logs them before its log level is set up).
+_TF_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|[IW]\d{4} [\d:. ]+\d+ \S+\.cc:\d+\] .*"
+    r"|E\d{4} [\d:. ]+\d+ \S+\.cc:\d+\] (failed call to cuInit|Unable to register cu\w+ factory"
+    r"|.*computation placer already registered).*"
+    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.)$")
+
+
+def _quiet_tensorflow():
+    """Import TensorFlow and Keras with the CPU-machine start-up lines dropped.
+
+    C-level stderr is sent to a temporary file while TensorFlow loads and looks for
+    devices; afterwards every line that is not one of :data:`_TF_NOISE` is printed, so a
+    real error (a broken install, a failing driver) is still seen. Does nothing when
+    TensorFlow is already loaded or ``TF_CPP_MIN_LOG_LEVEL`` asks for INFO/WARNING lines.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") in ("0", "1"):
+        import tensorflow  # noqa: F401
+        return
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # the CUDA probe happens here
+            import absl.logging
+
+            absl.logging.set_verbosity(absl.logging.ERROR)
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            log.seek(0)
+            kept = [line for line in log.read().decode(errors="replace").splitlines()
+                    if line.strip() and not _TF_NOISE.match(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+
+
+def _number(option: str, *, integer: bool = False, minimum: float = 0.0):
+    """An argparse type: a finite number > ``minimum`` (an integer if ``integer``)."""
+    def parse(text: str):
+        from .utils import check_number
+
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if integer else 'a number'}, got {text!r}") from None
+        try:
+            return check_number(value, option, integer=integer, minimum=minimum)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    parse.__name__ = "integer" if integer else "number"
+    return parse
+
+
+def _cli_words(message: str) -> str:
+    """An API message in command-line words: ``domain='bmode'`` -> ``--domain bmode``, ..."""
+    message = re.sub(r"\bdomain='(\w+)'", r"--domain \1", message)
+    for keyword, flag in (("domain", "--domain"), ("looks", "--looks"), ("tile_size", "--tile-size"),
+                          ("total_steps", "--steps")):
+        message = re.sub(rf"(?<![\w-]){keyword}=(?!=)", flag + " ", message).replace(flag + "  ", flag + " ")
+    return message
 
 
 # -- train ---------------------------------------------------------------------------
@@ -30,8 +113,8 @@ def _add_train(sub):
     p.add_argument("--out", required=True, help="training folder (checkpoints, logs, model)")
     p.add_argument("--preset", default="cpu", help="configuration preset: cpu (default) or paper")
     p.add_argument("--config", help="JSON configuration file (overrides --preset)")
-    p.add_argument("--steps", type=int, help="total training steps")
-    p.add_argument("--looks", type=float, help="number of looks L of the speckle")
+    p.add_argument("--steps", type=_number("--steps", integer=True), help="total training steps (> 0)")
+    p.add_argument("--looks", type=_number("--looks"), help="number of looks L of the speckle (> 0)")
     p.add_argument("--domain", choices=["intensity", "amplitude", "complex", "bmode", "rf"],
                    help="domain of the inputs (default: from each file's metadata)")
     p.add_argument("--resume", nargs="?", const=True, default=True,
@@ -58,14 +141,19 @@ def _expand(paths) -> list[Path]:
     return files
 
 
-def _output_folder(raw) -> Path:
-    """The ``--out`` folder, created; a clear error when it is a file or not writable."""
+def _output_folder(raw, *, create: bool = True) -> Path:
+    """The ``--out`` folder (created unless ``create`` is False); a clear error when it cannot be."""
     out_dir = Path(raw)
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"{out_dir}: --out must be a folder, but this is an existing file")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not os.access(out_dir, os.W_OK):
-        raise PermissionError(f"{out_dir}: output folder is not writable")
+    existing = next(p for p in (out_dir, *out_dir.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise NotADirectoryError(f"{out_dir}: --out cannot be created: {existing} is an existing file")
+    if not os.access(existing, os.W_OK):
+        raise PermissionError(f"{out_dir}: output folder is not writable"
+                              + (f" ({existing} is read-only)" if existing != out_dir else ""))
+    if create:
+        out_dir.mkdir(parents=True, exist_ok=True)
     return out_dir
 
 
@@ -77,21 +165,50 @@ def _warn_frames(command: str, path: Path, meta: dict):
 
 
 def _naming(path: Path, exc: Exception) -> str:
-    """The error message, prefixed with the file when it does not name it already."""
-    message = str(exc).strip() or type(exc).__name__
+    """The error message in command-line words, prefixed with the file when it does not name it."""
+    message = _cli_words(str(exc).strip() or type(exc).__name__)
     return message if str(path) in message else f"{path}: {message}"
 
 
-def _read_intensity(path: Path, domain: str | None = None):
+def _check_bmode_scale(path: Path, array):
+    """B-mode values must be 8-bit grey levels or dB: say so in command-line words."""
+    import numpy as np
+
+    from .domains import _bmode_scale
+
+    try:
+        _bmode_scale(np.asarray(array), np.asarray(array).dtype)
+    except (ValueError, TypeError):
+        values = np.asarray(array)
+        span = (f"values in [{values.min():.4g}, {values.max():.4g}] " if values.size and
+                np.issubdtype(values.dtype, np.number) and not np.iscomplexobj(values) else "")
+        raise ValueError(
+            f"{path}: --domain bmode: {span}(dtype {values.dtype}) are neither 8-bit grey levels "
+            "(0..255) nor dB (<= 0), so their log compression is unknown; rescale the file to one "
+            "of these, or pass --domain intensity if it holds linear intensities") from None
+
+
+def _read_domain(command: str, path: Path, domain: str | None):
+    """``(array, domain, meta)`` of a file: the domain from ``--domain`` or the file itself."""
     from .io import read_image
+    from .utils import domain_of
+
+    array, meta = read_image(path)
+    _warn_frames(command, path, meta)
+    try:
+        domain = domain_of(array, meta, domain)
+        if domain == "bmode":
+            _check_bmode_scale(path, array)
+    except ValueError as exc:
+        raise ValueError(_naming(path, exc)) from None
+    return array, domain, meta
+
+
+def _read_intensity(path: Path, domain: str | None = None):
     from .pipeline import prepare_intensity
     from .utils import check_intensity
 
-    array, meta = read_image(path)
-    _warn_frames("train", path, meta)
-    domain = domain or meta["domain"]
-    if domain == "unknown":
-        raise ValueError(f"{path}: cannot tell the data's domain; pass --domain")
+    array, domain, meta = _read_domain("train", path, domain)
     try:
         return check_intensity(prepare_intensity(array, domain), name=str(path)), meta
     except ValueError as exc:
@@ -106,14 +223,24 @@ def _run_train(args) -> int:
     if args.looks is not None:
         config = config.replace(looks=args.looks)
     images = [_read_intensity(path, args.domain)[0] for path in _expand(args.images)]
-    _output_folder(args.out)
+    _output_folder(args.out, create=False)  # s2v.train creates it once everything is validated
+    from .utils import FolderLock
+
+    holder = FolderLock.held_by(args.out)  # say so now, not after loading TensorFlow (train() decides)
+    if holder is not None:
+        raise ValueError(f"{args.out}: another s2v train process ({holder}) is using this folder; wait "
+                         "for it to finish, or use another --out")
+    _quiet_tensorflow()
     strategy = None
     if args.strategy != "none":
         from .distribute import make_strategy
 
         strategy = make_strategy(args.strategy)
-    s2v.train(images, config, out_dir=args.out, total_steps=args.steps,
-              resume=False if args.fresh else args.resume, strategy=strategy)
+    try:
+        s2v.train(images, config, out_dir=args.out, total_steps=args.steps,
+                  resume=False if args.fresh else args.resume, strategy=strategy)
+    except ValueError as exc:
+        raise ValueError(_cli_words(str(exc))) from None
     print(f"model written to {Path(args.out) / 'model.keras'}")
     return 0
 
@@ -122,59 +249,151 @@ def _run_train(args) -> int:
 def _add_denoise(sub):
     p = sub.add_parser("denoise", help="despeckle images with a trained model")
     p.add_argument("inputs", nargs="+", help="image files or folders")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True,
+                   help="output folder; each output keeps its input's path relative to the inputs' "
+                        "common folder (<name>_despeckled.<format>)")
     p.add_argument("--model", help="checkpoint file/folder or shipped name (default: per domain)")
-    p.add_argument("--domain", choices=["intensity", "amplitude", "complex", "bmode"],
-                   help="domain of the inputs (default: from the file's metadata)")
-    p.add_argument("--looks", type=float, help="number of looks L (default: the model's)")
-    p.add_argument("--tile-size", type=int, help="tile side for large images (default 512)")
-    p.add_argument("--format", default="npy", choices=["npy", "tif", "png", "mat"],
-                   help="output format (npy and tif keep float32 values)")
+    p.add_argument("--domain", choices=["intensity", "amplitude", "complex", "bmode", "rf"],
+                   help="domain of the inputs (default: from the file itself; required when it "
+                        "cannot be told)")
+    p.add_argument("--looks", type=_number("--looks"), help="number of looks L (default: the model's)")
+    p.add_argument("--tile-size", type=_number("--tile-size", integer=True),
+                   help="tile side for large images (default 512)")
+    p.add_argument("--format", default=None, choices=["npy", "tif", "png", "mat", "h5", "dcm"],
+                   help="output format (default: the input's container for DICOM, TIFF and HDF5 "
+                        "files, so cine loops come back as cine loops; npy otherwise; npy, tif and "
+                        "h5 keep float32 values)")
+    p.add_argument("--frame-axis", type=int, default=None,
+                   help="axis of the frames in a 3-D stack (HDF5/NPY/MAT cines), when the file "
+                        "does not say it; every frame is despeckled")
     p.add_argument("--overwrite", action="store_true", help="recompute outputs that already exist")
     p.set_defaults(run=_run_denoise)
 
 
-def _run_denoise(args) -> int:
-    from .io import read_image, write_image
-    from .pipeline import DEFAULT_CHECKPOINT, DOMAINS, despeckle, load_model, prepare_intensity
+def _unique_inputs(files) -> list[Path]:
+    """The files without repeats (a file named twice, or named and inside a named folder)."""
+    seen, unique = set(), []
+    for path in files:
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique
 
-    files = _expand(args.inputs)
+
+_SAME_CONTAINER = {".dcm": "dcm", ".tif": "tif", ".tiff": "tif", ".h5": "h5", ".hdf5": "h5"}
+
+
+def _output_format(path: Path, fmt: str | None) -> str:
+    """``--format``, or by default the input's own container (cines stay cines), else npy."""
+    return fmt or _SAME_CONTAINER.get(Path(path).suffix.lower(), "npy")
+
+
+def _output_paths(files, out_dir: Path, fmt) -> dict[Path, Path]:
+    """One output per input, never two on one name.
+
+    Each output keeps its input's folder relative to the inputs' common folder
+    (``d1/scan.npy`` and ``d2/scan.npy`` -> ``OUT/d1/scan_despeckled.npy`` and
+    ``OUT/d2/...``; one folder -> directly in ``OUT``); inputs of one folder that share a
+    stem (``scan.npy``, ``scan.tif``) keep their extension in the name
+    (``scan_npy_despeckled.npy``); names are compared case-insensitively, and any clash
+    left gets a number.
+    """
+    absolute = [Path(os.path.abspath(p)) for p in files]
+    try:
+        root = Path(os.path.commonpath([str(p.parent) for p in absolute]))
+    except ValueError:  # different drives: keep the whole path below OUT
+        root = None
+    folders = [p.parent.relative_to(root) if root else Path(*p.parent.parts[1:]) for p in absolute]
+    stems = {}
+    for folder, path in zip(folders, absolute):
+        stems.setdefault((str(folder).lower(), path.stem.lower()), []).append(path)
+    taken, targets = set(), {}
+    formats = fmt if isinstance(fmt, dict) else {original: fmt for original in files}
+    for original, folder, path in zip(files, folders, absolute):
+        fmt = formats[original]
+        shared = len(stems[(str(folder).lower(), path.stem.lower())]) > 1
+        stem = f"{path.stem}_{path.suffix.lstrip('.') or 'noext'}" if shared else path.stem
+        name, k = f"{stem}_despeckled.{fmt}", 1
+        while str(folder / name).lower() in taken:
+            k += 1
+            name = f"{stem}_{k}_despeckled.{fmt}"
+        taken.add(str(folder / name).lower())
+        targets[original] = out_dir / folder / name
+    return targets
+
+
+def _read_frames_domain(path: Path, domain: str | None, frame_axis: int | None):
+    """``(frames (N, H, W), domain, meta)`` of a file: every frame, the domain as :func:`_read_domain`."""
+    from .io import read_frames
+    from .utils import domain_of
+
+    frames, meta = read_frames(path, frame_axis=frame_axis)
+    try:
+        domain = domain_of(frames[0], meta, domain)
+        if domain == "bmode":
+            _check_bmode_scale(path, frames[0])
+    except ValueError as exc:
+        raise ValueError(_naming(path, exc)) from None
+    return frames, domain, meta
+
+
+def _frame_progress(frames, path: Path):
+    """The frames, with a progress bar when there are several."""
+    if len(frames) == 1:
+        return frames
+    from tqdm.auto import tqdm
+
+    return tqdm(frames, desc=f"{Path(path).name}: frames", unit="frame")
+
+
+def _run_denoise(args) -> int:
+    from .io import write_frames, write_image
+    from .pipeline import DEFAULT_CHECKPOINT, despeckle, load_model
+
+    files = _unique_inputs(_expand(args.inputs))
     out_dir = _output_folder(args.out)
+    targets = _output_paths(files, out_dir, {path: _output_format(path, args.format) for path in files})
     models = {}
     done = skipped = failed = 0
     for path in files:
-        target = out_dir / f"{path.stem}_despeckled.{args.format}"
+        target = targets[path]
         if target.exists() and not args.overwrite:
             skipped += 1  # an earlier (interrupted) run finished this one: outputs are atomic
             continue
         # One bad file must not stop a folder: report it on one line and go on (exit status 2).
         try:
-            array, meta = read_image(path)
-            _warn_frames("denoise", path, meta)
-            domain = args.domain or meta["domain"]
-            if domain == "rf":
-                array, domain = prepare_intensity(array, "rf"), "intensity"
-            elif domain not in DOMAINS:
-                domain = "intensity"
+            frames, domain, meta = _read_frames_domain(path, args.domain, args.frame_axis)
         except (ValueError, OSError) as exc:
             failed += 1
             print(f"s2v denoise: error: {_naming(path, exc)}", file=sys.stderr)
             continue
-        model_name = args.model or DEFAULT_CHECKPOINT[domain]
+        model_name = args.model or DEFAULT_CHECKPOINT["complex" if domain == "rf" else domain]
         if model_name not in models:  # a model that cannot be loaded stops the run
+            _quiet_tensorflow()
             models[model_name] = load_model(model_name)
         try:
-            estimate = despeckle(array, models[model_name], domain=domain, looks=args.looks,
-                                 tile_size=args.tile_size)
-            write_image(target, estimate, inputs=files, overwrite=args.overwrite)
+            estimates = [despeckle(frame, models[model_name], domain=domain, looks=args.looks,
+                                   tile_size=args.tile_size, progress=len(frames) == 1)
+                         for frame in _frame_progress(frames, path)]
+            out_domain = "bmode" if domain == "bmode" else "intensity"
+            source = path if meta.get("format") == "dicom" and target.suffix == ".dcm" else None
+            if len(estimates) == 1:
+                write_image(target, estimates[0], inputs=files, overwrite=args.overwrite,
+                            domain=out_domain, source=source)
+            else:
+                write_frames(target, np.stack(estimates), frame_axis=meta.get("frame_axis") or 0, inputs=files,
+                             overwrite=args.overwrite, domain=out_domain, source=source,
+                             description="despeckled with s2v (Speckle2Void), frame by frame")
         except (ValueError, OSError) as exc:
             failed += 1
             print(f"s2v denoise: error: {_naming(path, exc)}", file=sys.stderr)
             continue
         done += 1
-        print(f"{path} -> {target}")
-    print(f"{done} despeckled, {skipped} already done (use --overwrite to redo)"
-          + (f", {failed} failed (see the errors above)" if failed else ""))
+        print(f"{path} -> {target}" + (f" ({len(frames)} frames)" if len(frames) > 1 else ""))
+    assert done + skipped + failed == len(files)
+    print(f"{len(files)} input{'s' if len(files) != 1 else ''}: {done} despeckled, {skipped} already done "
+          f"(use --overwrite to redo), {failed} failed" + (" (see the errors above)" if failed else ""))
     return 2 if failed else 0
 
 
@@ -192,7 +411,13 @@ def _add_compare(sub):
 
     p = sub.add_parser("compare", help="compare despeckling methods: tables and figures")
     add_compare_arguments(p)
-    p.set_defaults(run=compare_main)
+    p.set_defaults(run=_run_compare, compare_main=compare_main)
+
+
+def _run_compare(args) -> int:
+    if any(word in str(args.methods) for word in ("s2v", "apbsn")):  # methods that load TensorFlow
+        _quiet_tensorflow()
+    return args.compare_main(args)
 
 
 def _add_examples(sub):
@@ -212,13 +437,22 @@ def _add_study(sub):
     p = sub.add_parser("study", help="regenerate every table and figure of the study")
     p.add_argument("--out", default="results", help="output folder (default results/)")
     p.add_argument("--quick", action="store_true", help="tiny crops and budget (for tests)")
-    p.add_argument("--realisations", type=int, default=1,
+    p.add_argument("--realisations", type=_number("--realisations", integer=True), default=1,
                    help="speckle realisations per Set12 image (the literature's protocol: 10)")
     p.add_argument("--folder", help="also compare the methods on your own folder of images")
     p.set_defaults(run=_run_study)
 
 
 def _run_study(args) -> int:
+    if args.folder is not None:  # before the study runs, not after
+        folder = Path(args.folder)
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{folder}: --folder must be an existing folder of images"
+                                     + (" (this is a file)" if folder.exists() else ""))
+        if not any(p.is_file() and not p.name.startswith(".") for p in folder.iterdir()):
+            raise ValueError(f"{folder}: --folder holds no image files")
+    _output_folder(args.out, create=False)
+    _quiet_tensorflow()
     from .study import run_on_folder, run_study
 
     summary = run_study(args.out, quick=args.quick, realisations=args.realisations)
@@ -250,8 +484,14 @@ def main(argv=None) -> int:
         print(f"s2v {args.command}: error: {where}{exc.strerror or str(exc).strip() or type(exc).__name__}",
               file=sys.stderr)
         return 2
+    except FloatingPointError as exc:  # s2v.training.TrainingDivergedError: the loss became NaN
+        if type(exc).__name__ != "TrainingDivergedError":
+            raise
+        print(f"s2v {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     except (ValueError, KeyError, ImportError, MemoryError) as exc:
-        print(f"s2v {args.command}: error: {str(exc).strip() or type(exc).__name__}", file=sys.stderr)
+        message = (str(exc).strip() or type(exc).__name__).replace(":\n  - ", ": ").replace("\n  - ", "; ")
+        print(f"s2v {args.command}: error: {message}", file=sys.stderr)  # one line (config problems too)
         return 2
     except Exception as exc:
         # TensorFlow's own errors (e.g. out of memory for a --tile-size too large): one line, not

@@ -13,10 +13,17 @@ A run resumes from the newest checkpoint (or a given one): the step counter
 (``optimizer.iterations``), the optimizer's moments and the data order (patches
 are drawn by a generator keyed by ``(seed, step)``) all continue, so a run
 killed at any moment and resumed follows the same trajectory.
+
+Safety: every input, option and the checkpoint to resume from are validated before
+anything is written to the folder; one process at a time trains into a folder (a lock,
+``.s2v.lock``, see :class:`s2v.utils.FolderLock`); a loss that becomes NaN or Inf stops
+the run with :class:`TrainingDivergedError`, keeping the last checkpoint whose weights are
+finite and writing no ``model.keras``.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -24,14 +31,62 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .config import S2VConfig
+from .config import ConfigError, S2VConfig
 from .model import Speckle2Void
 from .patches import PatchSampler, make_dataset
-from .utils import atomic_write_text
+from .utils import FolderLock, atomic_write_text, check_intensity, check_number, domain_of
 
-__all__ = ["train", "latest_checkpoint", "CheckpointEvery", "ValidationMonitor"]
+__all__ = ["train", "latest_checkpoint", "CheckpointEvery", "ValidationMonitor", "StopOnNonFiniteLoss",
+           "TrainingDivergedError"]
 
 _KEEP_CHECKPOINTS = 3
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The training loss became NaN or Inf: the run stopped, its last good checkpoint kept.
+
+    Attributes ``step`` (the step whose loss was not finite, or whose weights were not) and
+    ``value`` (that loss, or None).
+    """
+
+    def __init__(self, message: str, step: int | None = None, value: float | None = None):
+        super().__init__(message)
+        self.step, self.value = step, value
+
+
+def _step_of(checkpoint: Path) -> int:
+    try:
+        return int(checkpoint.stem.split("-")[1])
+    except (IndexError, ValueError):
+        return -1
+
+
+def _weights_finite(model: keras.Model) -> bool:
+    return all(np.all(np.isfinite(w)) for w in model.get_weights())
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stop ``fit`` at the first batch whose loss is NaN or Inf, and remember why.
+
+    ``keras.callbacks.TerminateOnNaN`` stops ``fit`` too, which then returns normally and
+    the diverged model would be saved as a result; :func:`train` raises
+    :class:`TrainingDivergedError` from :attr:`diverged` instead. It runs before the
+    checkpoint callback, which saves nothing once :attr:`diverged` is set.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.diverged: TrainingDivergedError | None = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        value = (logs or {}).get("loss")
+        if value is None or self.diverged is not None:
+            return
+        value = float(np.asarray(value))
+        if not math.isfinite(value):
+            step = int(self.model.optimizer.iterations.numpy())
+            self.diverged = TrainingDivergedError(f"the loss became {value} at step {step}", step, value)
+            self.model.stop_training = True
 
 
 def latest_checkpoint(checkpoint_dir: str | Path) -> Path | None:
@@ -65,20 +120,29 @@ class CheckpointEvery(keras.callbacks.Callback):
     Keeps the newest few checkpoints and points ``latest.txt`` at the newest.
     """
 
-    def __init__(self, checkpoint_dir: Path, every: int, last_step: int):
+    def __init__(self, checkpoint_dir: Path, every: int, last_step: int,
+                 guard: StopOnNonFiniteLoss | None = None):
         super().__init__()
         self.checkpoint_dir = Path(checkpoint_dir)
         self.every, self.last_step = int(every), int(last_step)
+        self.guard = guard
 
     def save_now(self) -> Path:
         step = int(self.model.optimizer.iterations.numpy())
+        if not _weights_finite(self.model):  # never checkpoint a diverged model
+            raise TrainingDivergedError(f"the weights became NaN/Inf by step {step}", step)
         path = save_model_atomic(self.model, self.checkpoint_dir / f"ckpt-{step:08d}.keras")
         atomic_write_text(self.checkpoint_dir / "latest.txt", path.name + "\n")
-        for old in sorted(self.checkpoint_dir.glob("ckpt-*.keras"))[:-_KEEP_CHECKPOINTS]:
+        # The newest few of this run; checkpoints numbered beyond it (an earlier run in this
+        # folder, restarted with resume=False) are not this run's to delete.
+        ours = [p for p in sorted(self.checkpoint_dir.glob("ckpt-*.keras")) if _step_of(p) <= step]
+        for old in ours[:-_KEEP_CHECKPOINTS]:
             old.unlink(missing_ok=True)
         return path
 
     def on_train_batch_end(self, batch, logs=None):
+        if self.guard is not None and self.guard.diverged is not None:
+            return
         step = int(self.model.optimizer.iterations.numpy())
         if step % self.every == 0 or step == self.last_step:
             self.save_now()
@@ -88,14 +152,14 @@ class ValidationMonitor(keras.callbacks.Callback):
     """At each epoch end, despeckle a validation crop and log ENL and images to TensorBoard.
 
     ENL (:func:`s2v.metrics.enl`) is measured on the estimate in the
-    homogeneous windows that :func:`s2v.compare.propose_regions` finds in the
+    homogeneous windows that :func:`s2v.roi.propose_regions` finds in the
     noisy crop (the whole crop when none fits): it should rise during training
     while the loss falls.
     """
 
     def __init__(self, intensity: np.ndarray, log_dir: Path):
         super().__init__()
-        from .compare import propose_regions, region_mask
+        from .roi import propose_regions, region_mask
 
         self.intensity = np.asarray(intensity, np.float32)
         self.writer = tf.summary.create_file_writer(str(Path(log_dir) / "validation"))
@@ -106,6 +170,8 @@ class ValidationMonitor(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         from .metrics import enl
 
+        if not _weights_finite(self.model):  # a diverged run (train() raises after fit)
+            return
         estimate = self.model.predict_maps(self.intensity, progress=False,
                                            outputs=("posterior_mean",))["posterior_mean"]
         values = [enl(estimate[region]) for region in self.regions if estimate[region].mean() > 0]
@@ -131,11 +197,12 @@ def _as_config(config) -> S2VConfig:
     return config
 
 
-def _load_intensities(images) -> list[np.ndarray]:
+def _load_intensities(images, domain=None) -> list[np.ndarray]:
     """Arrays pass through; paths are read with s2v.io and prepared as at prediction.
 
-    Complex IQ/SLC files are decorrelated, as :func:`s2v.despeckle` does with
-    ``domain="complex"`` (see :func:`s2v.pipeline.prepare_intensity`).
+    The domain of a file is ``domain`` if given, else the file's own (one that the file does
+    not tell is refused, naming ``domain=``; see :func:`s2v.utils.domain_of`); it is
+    converted by :func:`s2v.pipeline.prepare_intensity`.
     """
     out = []
     for item in images:
@@ -144,16 +211,60 @@ def _load_intensities(images) -> list[np.ndarray]:
             from .pipeline import prepare_intensity
 
             array, meta = read_image(item)
-            domain = meta["domain"] if meta["domain"] != "unknown" else "intensity"
-            out.append(prepare_intensity(array, domain))
+            try:
+                intensity = prepare_intensity(array, domain_of(array, meta, domain))
+                out.append(check_intensity(intensity, name=str(item)))
+            except ValueError as exc:
+                message = str(exc)
+                raise ValueError(message if str(item) in message else f"{item}: {message}") from None
         else:
             out.append(np.asarray(item))
     return out
 
 
+def _resume_point(resume, checkpoint_dir: Path) -> Path | None:
+    if resume is True:
+        return latest_checkpoint(checkpoint_dir)
+    if resume is False or resume is None:
+        return None
+    start_from = Path(resume)
+    if not start_from.is_file():
+        raise FileNotFoundError(f"{start_from}: checkpoint to resume from does not exist")
+    return start_from
+
+
+def _load_checkpoint(path: Path, config: S2VConfig) -> Speckle2Void:
+    """The Speckle2Void checkpoint to resume from, refused unless it matches ``config``.
+
+    ``total_steps`` may grow between sessions (train longer); every other field must match.
+    """
+    import warnings
+
+    from .pipeline import load_model
+
+    with warnings.catch_warnings(record=True) as caught:  # Keras' warnings about a foreign file
+        warnings.simplefilter("always")                   # would come before the one error line
+        model = load_model(path, compile=True)  # safe mode; a foreign or broken file is refused
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    if getattr(model, "optimizer", None) is None or not model.optimizer.built:
+        raise ValueError(f"{path}: has no optimizer state to resume from (a final model.keras "
+                         "rather than a checkpoint?)")
+    saved = model.s2v_config.replace(total_steps=config.total_steps)
+    if saved != config:
+        ours, theirs = config.to_dict(), saved.to_dict()
+        changed = ", ".join(f"{k}: {theirs[k]!r} in the checkpoint, {ours[k]!r} requested"
+                            for k in ours if ours[k] != theirs[k])
+        raise ValueError(
+            f"{path}: checkpoint configuration differs from the requested one ({changed}); train "
+            "into a new folder, or resume with the checkpoint's own configuration (the config.json "
+            "next to its checkpoints/ folder)")
+    return model
+
+
 def train(images, config=None, *, out_dir, targets=None, resume=True, total_steps=None,
           validation=None, tensorboard=True, verbose=1, strategy=None,
-          batched_rotations=False, callbacks=()) -> Speckle2Void:
+          batched_rotations=False, callbacks=(), domain=None) -> Speckle2Void:
     """Train a Speckle2Void model (self-supervised, or supervised with ``targets``).
 
     Parameters
@@ -164,7 +275,9 @@ def train(images, config=None, *, out_dir, targets=None, resume=True, total_step
     config : S2VConfig, dict or preset name, optional
         Default ``"cpu"``.
     out_dir : path
-        Training folder (config, checkpoints, logs, final model).
+        Training folder (config, checkpoints, logs, final model). Nothing is written
+        to it before the images, the options and the checkpoint to resume from have
+        been validated; one process at a time (a lock file, ``.s2v.lock``).
     targets : sequence of (H, W) arrays, optional
         Clean intensities: trains the same network supervised (MSE of the
         posterior mean), for the self-supervised vs supervised comparison.
@@ -172,7 +285,7 @@ def train(images, config=None, *, out_dir, targets=None, resume=True, total_step
         True: continue from the newest checkpoint in ``out_dir`` if any;
         a path: continue from that checkpoint; False: start afresh.
     total_steps : int, optional
-        Stop at this step (default ``config.total_steps``).
+        Stop at this step, a positive integer (default ``config.total_steps``).
     validation : (H, W) array, optional
         Intensity crop whose despeckled ENL and images go to TensorBoard each
         epoch (default: a central crop of the first image).
@@ -190,15 +303,29 @@ def train(images, config=None, *, out_dir, targets=None, resume=True, total_step
         See :class:`Speckle2Void`.
     callbacks : sequence of keras.callbacks.Callback
         Extra callbacks for ``fit`` (e.g. to record the loss of every step).
+    domain : str, optional
+        Domain of the images given as paths (default: each file's own; see
+        :func:`s2v.utils.domain_of`).
 
     Returns
     -------
     Speckle2Void
         The trained model (also saved as ``out_dir/model.keras``).
+
+    Raises
+    ------
+    TrainingDivergedError
+        The loss became NaN or Inf (e.g. a learning rate far too large): the newest
+        checkpoint with finite weights is kept, ``model.keras`` is not written.
     """
     config = _as_config(config)
-    total = int(total_steps or config.total_steps)
+    if not isinstance(config, S2VConfig):
+        raise ConfigError(f"config must be an S2VConfig, a dict or a preset name, got {type(config).__name__}")
+    total = config.total_steps if total_steps is None else check_number(total_steps, "total_steps",
+                                                                         integer=True)
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"{out_dir}: the training folder is an existing file")
     checkpoint_dir = out_dir / "checkpoints"
     write_dir = out_dir
     if strategy is not None:
@@ -206,38 +333,44 @@ def train(images, config=None, *, out_dir, targets=None, resume=True, total_step
 
         replica_batch_size(config.batch_size, strategy)  # fails early if the batch does not split
         write_dir = worker_dir(out_dir, strategy)
-    intensities = _load_intensities(images)
-    sampler = PatchSampler(intensities, config, targets=targets)
-    write_dir.mkdir(parents=True, exist_ok=True)
-    config.save(write_dir / "config.json")
+    intensities = _load_intensities(images, domain)
+    sampler = PatchSampler(intensities, config, targets=targets, augment=config.flips)
 
-    start_from = None
-    if resume is True:
-        start_from = latest_checkpoint(checkpoint_dir)
-    elif resume:
-        start_from = Path(resume)
-        if not start_from.is_file():
-            raise FileNotFoundError(f"{start_from}: checkpoint to resume from does not exist")
+    created = [d for d in (write_dir, *write_dir.parents) if not d.exists()]  # deepest first
+    lock = FolderLock(write_dir, purpose="s2v train").acquire()
+    try:
+        return _train_locked(config, total, sampler, intensities, out_dir, write_dir, checkpoint_dir,
+                             resume, validation, tensorboard, verbose, strategy, batched_rotations,
+                             callbacks)
+    finally:
+        lock.release()
+        for folder in created:  # a refused run leaves no empty folder behind
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: the run wrote something
+                break
 
+
+def _train_locked(config, total, sampler, intensities, out_dir, write_dir, checkpoint_dir, resume,
+                  validation, tensorboard, verbose, strategy, batched_rotations, callbacks):
+    start_from = _resume_point(resume, checkpoint_dir)
     scope = strategy.scope() if strategy is not None else _null_scope()
     with scope:
         if start_from is not None:
-            model = keras.saving.load_model(start_from, safe_mode=True)
-            # total_steps may grow between sessions (train longer); everything else must match
-            if model.s2v_config.replace(total_steps=config.total_steps) != config:
-                raise ValueError(
-                    f"{start_from}: checkpoint configuration differs from the requested one; "
-                    "use a new out_dir or the checkpoint's own config.json")
+            model = _load_checkpoint(start_from, config)
         else:
             keras.utils.set_random_seed(config.seed)
             model = Speckle2Void(config, batched_rotations=batched_rotations)
             model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    # Everything is validated: from here on the folder is written.
+    config.save(write_dir / "config.json")
     step = int(model.optimizer.iterations.numpy())
     if verbose and start_from is not None:
         print(f"resuming from {start_from} at step {step}")
 
-    checkpoint = CheckpointEvery(write_dir / "checkpoints", config.checkpoint_every, total)
-    callbacks = [checkpoint, *callbacks]
+    guard = StopOnNonFiniteLoss()
+    checkpoint = CheckpointEvery(write_dir / "checkpoints", config.checkpoint_every, total, guard)
+    callbacks = [guard, checkpoint, *callbacks]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(write_dir / "logs"), update_freq=50))
         if validation is None:
@@ -266,8 +399,21 @@ def train(images, config=None, *, out_dir, targets=None, resume=True, total_step
                       epochs=epoch + n_epochs, steps_per_epoch=n_steps, callbacks=callbacks,
                       verbose=verbose, shuffle=False)
             step = int(model.optimizer.iterations.numpy())
+            if guard.diverged is not None:
+                raise guard.diverged
             if model.stop_training:
                 break
+        if not _weights_finite(model):
+            raise TrainingDivergedError(f"the weights became NaN/Inf by step {step}", step)
+    except TrainingDivergedError as exc:
+        if verbose:
+            print()  # end the progress bar's line
+        kept = latest_checkpoint(write_dir / "checkpoints")
+        raise TrainingDivergedError(
+            f"{out_dir}: training diverged: {exc} (learning_rate {config.learning_rate:g} too large?); "
+            "model.keras was not written; "
+            + (f"the last good checkpoint is {kept}" if kept else "no checkpoint was written")
+            + "; train into a new folder with a smaller learning_rate", exc.step, exc.value) from None
     except KeyboardInterrupt:
         path = checkpoint.save_now()
         print(f"\ninterrupted: checkpoint saved to {path}; run again to resume")

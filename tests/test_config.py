@@ -48,3 +48,97 @@ def test_load_reports_bad_json(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(ConfigError, match="config.json"):
         S2VConfig.load(bad)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"prob": None}, "prob must be a list of finite numbers, got None"),
+    ({"shift_list": None}, "shift_list must be a list of integers, got None"),
+    ({"prob": [0.9, "0.1"]}, r"prob\[1\] must be a finite number, got '0.1'"),
+    ({"batch_norm": "no"}, "batch_norm must be true or false, got 'no'"),
+    ({"batch_norm": 0}, "batch_norm must be true or false, got 0"),
+    ({"seed": "abc"}, "seed must be an integer, got 'abc'"),
+    ({"filters": 8.0}, "filters must be an integer, got 8.0"),
+    ({"filters": True}, "filters must be an integer, got True"),
+    ({"looks": float("inf")}, "looks must be a finite number, got inf"),
+    ({"learning_rate": float("nan")}, "learning_rate must be a finite number, got nan"),
+    ({"normalization": 3}, "normalization must be a string, got 3"),
+    ({"seed": -1}, r"seed must be in \[0, 2\*\*32\)"),
+])
+def test_fields_are_checked_by_type_not_by_truthiness(values, message):
+    """Types come from the annotations: a ConfigError naming the field, never a TypeError later."""
+    with pytest.raises(ConfigError, match=message):
+        S2VConfig.from_dict(values)
+
+
+def test_type_and_value_problems_are_reported_together(tmp_path):
+    bad = {"filters": 0, "seed": "abc", "prob": None, "batch_norm": "no", "filter": 3}
+    with pytest.raises(ConfigError) as info:
+        S2VConfig.from_dict(bad)
+    message = str(info.value)
+    for words in ("filters must be positive", "seed must be an integer", "prob must be a list",
+                  "batch_norm must be true or false", "unknown field 'filter'"):
+        assert words in message
+    assert "shift_list and prob" not in message, "no rule is checked against a badly typed field"
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"batch_norm": "no"}))
+    with pytest.raises(ConfigError, match=r"config.json: invalid S2VConfig:\n  - batch_norm"):
+        S2VConfig.load(path)  # at load time too, naming the file
+
+
+def test_numbers_are_normalised():
+    import numpy as np
+
+    c = S2VConfig.from_dict({"filters": np.int64(8), "looks": 2, "prob": [np.float32(0.5), 0.5],
+                             "shift_list": [3, 1], "batch_norm": np.bool_(False)})
+    assert type(c.filters) is int and type(c.looks) is float and c.looks == 2.0
+    assert c.prob == (0.5, 0.5) and type(c.prob[0]) is float and c.batch_norm is False
+    json.dumps(c.to_dict())  # plain JSON values
+
+
+def test_a_new_field_is_checked_by_its_annotation_alone():
+    """One generic check in ValidatedConfig: a subclass only writes its value rules."""
+    import dataclasses
+    from typing import Literal
+
+    from s2v.config import ValidatedConfig
+
+    @dataclasses.dataclass(frozen=True)
+    class Other(ValidatedConfig):
+        steps: int = 1
+        rate: float = 0.5
+        names: tuple[str, ...] = ("a",)
+        pair: tuple[int, float] = (1, 2.0)
+        mode: Literal["x", "y"] = "x"
+        limit: int | None = None
+
+        def validate(self):
+            return [] if self.steps > 0 else [f"steps must be positive, got {self.steps}"]
+
+    assert Other(names=["b", "c"], pair=[3, 4], limit=5).names == ("b", "c")
+    for values, message in [({"steps": "1"}, "steps must be an integer"),
+                            ({"names": ["a", 1]}, r"names\[1\] must be a string"),
+                            ({"pair": [1]}, "pair must have 2 values"),
+                            ({"mode": "z"}, r"mode must be one of \['x', 'y'\]"),
+                            ({"limit": 2.5}, "limit must be an integer or null"),
+                            ({"rate": "fast", "steps": 0}, "rate must be a finite number.*\n.*steps must be positive")]:
+        with pytest.raises(ConfigError, match=message):
+            Other.from_dict(values)
+
+
+def test_paper_preset_trains_without_flips_like_the_reference():
+    """The reference samples patches with augment=False; flips are an option of the other presets."""
+    import numpy as np
+
+    from s2v.patches import PatchSampler
+
+    paper = S2VConfig.from_preset("paper", patch_size=16, batch_size=4, normalization="median",
+                                  clip=50.0, norm=1.0)
+    assert paper.flips is False and S2VConfig.from_preset("cpu").flips is True
+    image = np.random.default_rng(3).gamma(1.0, 1.0, (37, 41)).astype(np.float32) + 0.01
+    sampler = PatchSampler([image], paper, augment=paper.flips)
+    normalised = sampler.items[0].image
+    for step in range(5):
+        for patch in sampler.batch(step)[0][..., 0]:
+            # every patch is an unflipped window of the image: found at some offset
+            windows = np.lib.stride_tricks.sliding_window_view(normalised, patch.shape)
+            assert np.any(np.all(windows == patch, axis=(-2, -1)))

@@ -120,7 +120,7 @@ def test_folder_denoise_killed_midway_resumes_without_partial_outputs(tmp_path, 
     for k in range(10):
         np.save(inputs / f"img{k}.npy", rng.gamma(1.0, 1.0, (301, 297)).astype(np.float32))
     out = tmp_path / "out"
-    command = ["denoise", str(inputs), "--out", str(out), "--model", str(model_path)]
+    command = ["denoise", str(inputs), "--out", str(out), "--model", str(model_path), "--domain", "intensity"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     child = subprocess.Popen([sys.executable, "-m", "s2v.cli", *command], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -1,5 +1,6 @@
-"""Training: patches deterministic per step, exact resume, and a short training that despeckles."""
+"""Training: patches deterministic per step, exact resume, divergence, locks, a short training that despeckles."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -8,7 +9,8 @@ from s2v.config import S2VConfig
 from s2v.metrics import psnr
 from s2v.patches import PatchSampler
 from s2v.simulate import gamma_speckle
-from s2v.training import latest_checkpoint
+from s2v.training import TrainingDivergedError, latest_checkpoint
+from s2v.utils import FolderLock, FolderLockedError
 
 TINY = dict(filters=8, depth=3, batch_size=4, patch_size=16, steps_per_epoch=3,
             checkpoint_every=2, total_steps=5)
@@ -38,8 +40,12 @@ def test_training_resumes_exactly_after_interruption(tmp_path, rng):
     noisy = gamma_speckle(_scene(), 1.0, seed=1)
     config = S2VConfig.from_preset("cpu", **TINY)
     straight = s2v.train([noisy], config, out_dir=tmp_path / "a", verbose=0, tensorboard=False)
-    # Same run stopped at step 2 (as if killed after the first checkpoint), then resumed.
+    # Same run stopped at step 2 (as if killed after the first checkpoint), then resumed; the
+    # lock file a killed run leaves behind is stale (its flock died with it) and taken over.
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / ".s2v.lock").write_text("999999999\n")
     s2v.train([noisy], config, out_dir=tmp_path / "b", total_steps=2, verbose=0, tensorboard=False)
+    assert not (tmp_path / "b" / ".s2v.lock").exists(), "the lock is removed at the end"
     assert latest_checkpoint(tmp_path / "b" / "checkpoints").name == "ckpt-00000002.keras"
     resumed = s2v.train([noisy], config, out_dir=tmp_path / "b", verbose=0, tensorboard=False)
     assert int(resumed.optimizer.iterations.numpy()) == 5
@@ -52,9 +58,52 @@ def test_resume_refuses_a_different_configuration(tmp_path):
     noisy = gamma_speckle(_scene(), 1.0, seed=1)
     s2v.train([noisy], S2VConfig.from_preset("cpu", **TINY), out_dir=tmp_path, total_steps=2,
               verbose=0, tensorboard=False)
-    with pytest.raises(ValueError, match="differs"):
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    with pytest.raises(ValueError, match="differs.*filters: 8 in the checkpoint, 4 requested"):
         s2v.train([noisy], S2VConfig.from_preset("cpu", **{**TINY, "filters": 4}), out_dir=tmp_path,
                   verbose=0, tensorboard=False)
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before, "a refused resume writes nothing (config.json included)"
+    # The error's advice works: resuming with the folder's own config.json continues the run.
+    resumed = s2v.train([noisy], S2VConfig.load(tmp_path / "config.json"), out_dir=tmp_path, total_steps=3,
+                        verbose=0, tensorboard=False)
+    assert int(resumed.optimizer.iterations.numpy()) == 3
+
+
+class _PoisonAfter(keras.callbacks.Callback):
+    """Make the weights NaN at the end of a given step (as a diverging update would)."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.step:
+            self.model.set_weights([np.full_like(w, np.nan) for w in self.model.get_weights()])
+
+
+def test_a_diverged_training_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    noisy = gamma_speckle(_scene(), 1.0, seed=1)
+    config = S2VConfig.from_preset("cpu", **TINY)  # checkpoints at steps 2 and 4, total 5
+    with pytest.raises(TrainingDivergedError, match=r"the loss became nan at step 4.*model.keras was not "
+                       r"written.*the last good checkpoint is .*ckpt-00000002.keras") as info:
+        s2v.train([noisy], config, out_dir=tmp_path, verbose=0, tensorboard=False, callbacks=[_PoisonAfter(3)])
+    assert info.value.step == 4
+    assert not (tmp_path / "model.keras").exists()
+    kept = latest_checkpoint(tmp_path / "checkpoints")
+    assert kept.name == "ckpt-00000002.keras" and sorted(p.name for p in kept.parent.glob("*.keras")) == [kept.name]
+    model = keras.saving.load_model(kept, safe_mode=True)
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+    assert not (tmp_path / ".s2v.lock").exists()
+
+
+def test_a_locked_folder_is_refused_before_anything_is_written(tmp_path):
+    noisy = gamma_speckle(_scene(), 1.0, seed=1)
+    with FolderLock(tmp_path / "run"):
+        with pytest.raises(FolderLockedError, match=r"another s2v train process \(pid \d+\)"):
+            s2v.train([noisy], S2VConfig.from_preset("cpu", **TINY), out_dir=tmp_path / "run", verbose=0)
+        assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [".s2v.lock"]
+    assert not any((tmp_path / "run").iterdir()), "the lock is removed with its holder's release"
 
 
 def test_short_training_improves_psnr_by_3_db(tmp_path):
@@ -71,3 +120,22 @@ def test_short_training_improves_psnr_by_3_db(tmp_path):
     gain = psnr(clean, estimate, data_range=peak) - psnr(clean, noisy, data_range=peak)
     assert gain >= 3.0, f"PSNR gain {gain:.2f} dB"
     assert any((tmp_path / "logs").rglob("events.out.tfevents.*")), "TensorBoard logs written"
+
+
+def test_a_fresh_run_never_deletes_its_own_checkpoints_for_an_older_runs(tmp_path):
+    """resume=False into a folder of a longer earlier run: the new checkpoints are kept."""
+    from s2v.model import Speckle2Void
+    from s2v.training import CheckpointEvery
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for step in (1000, 1500, 2000):  # an earlier run's (contents do not matter here)
+        (folder / f"ckpt-{step:08d}.keras").write_bytes(b"earlier run")
+    model = Speckle2Void(S2VConfig.from_preset("cpu", **{**TINY, "filters": 4, "depth": 2}))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.optimizer.build(model.trainable_variables)
+    checkpoint = CheckpointEvery(folder, every=2, last_step=4)
+    checkpoint.set_model(model)
+    path = checkpoint.save_now()
+    assert path.is_file() and latest_checkpoint(folder) == path
+    assert len(list(folder.glob("ckpt-*.keras"))) == 4, "nothing of either run deleted"
