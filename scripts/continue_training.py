@@ -1,0 +1,112 @@
+"""Continue training a shipped checkpoint in the background, with a held-out curve.
+
+    nohup nice python scripts/continue_training.py synthetic-L1 --steps 4000 --out runs/ &
+
+The first session warm-starts from the shipped weights (``s2v_checkpoint/<name>``;
+the shipped file has no optimizer state, so Adam starts afresh and the step
+counter restarts at 0); later sessions resume the run's own newest checkpoint
+exactly (weights, Adam moments, step counter, data order). ``--steps`` counts
+the steps of *this run* (the shipped model's earlier steps are in its card).
+
+Every ``--eval-every`` steps the posterior mean is scored on a validation set
+that is neither trained on nor part of the test protocol (Set12 images 11 and
+12, one fixed single-look realisation each; Set12 01-10 stay the test set), and
+the PSNR/SSIM are appended to ``<out>/<name>/curve.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+VALIDATION_NAMES = ("11", "12")
+
+
+def validation_pairs(looks: float = 1.0):
+    """(clean, noisy) intensities of the validation images (fixed seeds 1011, 1012)."""
+    import imageio.v3 as iio
+
+    from s2v._shared import shared_data_dir
+    from s2v.simulate import synthetic_protocol_pair
+
+    root = shared_data_dir()
+    folder = None if root is None else root / "clean" / "Set12"
+    if folder is None or not folder.is_dir():
+        raise SystemExit("the validation images need ../shared/data/clean/Set12")
+    return [synthetic_protocol_pair(iio.imread(folder / f"{name}.png"), looks, seed=1000 + int(name))
+            for name in VALIDATION_NAMES]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("name", choices=["synthetic-L1"])
+    parser.add_argument("--steps", type=int, required=True, help="total steps of this run")
+    parser.add_argument("--out", default="runs")
+    parser.add_argument("--eval-every", type=int, default=250)
+    args = parser.parse_args(argv)
+    if args.steps <= 0 or args.eval_every <= 0:
+        parser.error("--steps and --eval-every must be positive")
+
+    import keras
+    import numpy as np
+
+    import s2v
+    from s2v.metrics import synthetic_protocol_scores
+    from s2v.training import latest_checkpoint, save_model_atomic
+
+    sys_path = Path(__file__).resolve().parent
+    import sys
+
+    sys.path.insert(0, str(sys_path))
+    from train_shipped import synthetic_training_set
+
+    out_dir = Path(args.out) / args.name
+    checkpoints = out_dir / "checkpoints"
+    shipped = s2v.load_model(args.name)
+    config = shipped.s2v_config.replace(total_steps=args.steps)
+    if latest_checkpoint(checkpoints) is None:
+        keras.utils.set_random_seed(config.seed)
+        model = s2v.Speckle2Void(config)
+        model.set_weights(shipped.get_weights())
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+        save_model_atomic(model, checkpoints / "ckpt-00000000.keras")
+        (checkpoints / "latest.txt").write_text("ckpt-00000000.keras\n")
+    noisy, _ = synthetic_training_set()
+    validation = validation_pairs(config.looks)
+    curve_file = out_dir / "curve.json"
+    curve = json.loads(curve_file.read_text()) if curve_file.is_file() else []
+    started = time.time()
+
+    def record(model, step, logs=None):
+        scores = [synthetic_protocol_scores(clean, model.predict_maps(
+            noisy_val, progress=False, outputs=("posterior_mean",))["posterior_mean"])
+            for clean, noisy_val in validation]
+        curve.append({"step": step, "psnr": float(np.mean([s["psnr"] for s in scores])),
+                      "ssim": float(np.mean([s["ssim"] for s in scores])),
+                      "loss": float(logs.get("loss", float("nan"))) if logs else None,
+                      "wall_s": round(time.time() - started, 1)})
+        tmp = curve_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(curve, indent=1))
+        os.replace(tmp, curve_file)
+        print(f"step {step}: held-out PSNR {curve[-1]['psnr']:.2f} dB", flush=True)
+
+    if not curve:
+        record(shipped, 0)
+
+    class HeldOutCurve(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            step = int(self.model.optimizer.iterations.numpy())
+            if step % args.eval_every == 0:
+                record(self.model, step, logs)
+
+    s2v.train(noisy, config, out_dir=out_dir, total_steps=args.steps, verbose=2,
+              tensorboard=False, callbacks=[HeldOutCurve()])
+
+
+if __name__ == "__main__":
+    main()
