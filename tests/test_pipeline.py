@@ -72,3 +72,29 @@ def test_study_quick_writes_tables_and_figures(tmp_path):
     assert "Single-look synthetic protocol" in text and "Simulated ultrasound" in text
     assert (tmp_path / "ultrasound_simulated" / "results.md").is_file()
     assert any((tmp_path / "ultrasound_simulated" / "figures").glob("*.png"))
+
+
+@pytest.mark.parametrize("kind", ["bmode_png", "complex_npy"])
+def test_one_file_is_the_same_intensity_for_compare_denoise_and_train(kind, tmp_path):
+    """The harness (s2v compare), s2v denoise and s2v.train read a file as the same intensity."""
+    import imageio.v3 as iio
+
+    from s2v.cli import _read_frames_domain
+    from s2v.items import _read_item
+    from s2v.pipeline import prepare_intensity
+    from s2v.training import _load_intensities
+
+    rng = np.random.default_rng(11)
+    if kind == "bmode_png":
+        path = tmp_path / "scan.png"
+        iio.imwrite(path, rng.integers(0, 256, (37, 45), dtype=np.uint8))
+    else:
+        path = tmp_path / "iq.npy"
+        np.save(path, (rng.normal(size=(37, 45)) + 1j * rng.normal(size=(37, 45))).astype(np.complex64))
+    compared = _read_item(path)["intensity"]
+    frames, domain, _ = _read_frames_domain(path, None, None)
+    despeckled_input = prepare_intensity(frames[0], domain)  # what s2v.despeckle converts
+    trained = _load_intensities([path])[0]
+    np.testing.assert_array_equal(compared, despeckled_input)
+    np.testing.assert_array_equal(compared, trained)
+    assert compared.dtype == np.float32 and compared.shape == (37, 45)
