@@ -8,13 +8,21 @@ spatially correlated speckle looks (nearly) independent to a blind-spot network.
 The image is padded with **zeros** at the bottom and right to multiples of ``s``, never by
 reflection: a reflected copy of a pixel would land in its own receptive field and leak it
 past the blind spot. The ``inside`` mask marks the padding so it stays out of a loss.
+
+:class:`PixelUnshuffle` and :class:`PixelShuffle` are the same arrangement as Keras layers
+(``keras.ops`` only, any backend) on (B, H, W, C) tensors whose H and W are multiples of the
+stride (pad first with :func:`pixel_unshuffle`'s rule, or choose such patch sizes). They are
+created on first access, so that the NumPy functions do not import Keras: import them
+(``from s2v.transforms import PixelUnshuffle``) before loading a model that uses them.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-__all__ = ["pixel_unshuffle", "pixel_shuffle"]
+__all__ = ["pixel_unshuffle", "pixel_shuffle", "PixelUnshuffle", "PixelShuffle"]
 
 
 def _check_stride(stride) -> int:
@@ -98,3 +106,80 @@ def pixel_shuffle(mosaic, stride, *, shape=None):
     if not (0 < rows <= image.shape[0] and 0 < cols <= image.shape[1]):
         raise ValueError(f"pixel_shuffle: shape {shape} does not fit in the {image.shape} image grid")
     return image[:rows, :cols]
+
+
+@functools.cache
+def _keras_layers():
+    """Define (once) and register the Keras layer pair; returns ``{name: class}``."""
+    import keras
+    from keras import ops
+
+    def split(inputs, stride, name):
+        """Static or dynamic (B, H, W, C) and the sub-image size, H and W checked when static."""
+        static = tuple(inputs.shape)
+        if len(static) != 4:
+            raise ValueError(f"{name}: expected a (B, H, W, C) tensor, got shape {static}")
+        for axis, side in (("H", static[1]), ("W", static[2])):
+            if side is not None and side % stride:
+                raise ValueError(f"{name}: {axis} = {side} is not a multiple of the stride {stride}; "
+                                 "pad the image first (s2v.transforms.pixel_unshuffle pads with zeros)")
+        batch, rows, cols, channels = (static[i] if static[i] is not None else ops.shape(inputs)[i]
+                                       for i in range(4))
+        return batch, rows, cols, channels
+
+    @keras.saving.register_keras_serializable(package="s2v")
+    class PixelUnshuffle(keras.layers.Layer):
+        """(B, H, W, C) images to their stride x stride mosaics, same shape (see the module).
+
+        Equal to :func:`pixel_unshuffle` applied to each image and channel; H and W must be
+        multiples of ``stride`` (no padding here). Any dtype; no weights.
+        """
+
+        def __init__(self, stride, **kwargs):
+            super().__init__(**kwargs)
+            self.stride = _check_stride(stride)
+
+        def call(self, inputs):
+            s = self.stride
+            batch, rows, cols, channels = split(inputs, s, "PixelUnshuffle")
+            x = ops.reshape(inputs, (batch, rows // s, s, cols // s, s, channels))
+            x = ops.transpose(x, (0, 2, 1, 4, 3, 5))
+            return ops.reshape(x, (batch, rows, cols, channels))
+
+        def compute_output_shape(self, input_shape):
+            return tuple(input_shape)
+
+        def get_config(self):
+            return {**super().get_config(), "stride": self.stride}
+
+    @keras.saving.register_keras_serializable(package="s2v")
+    class PixelShuffle(keras.layers.Layer):
+        """Exact inverse of :class:`PixelUnshuffle`: (B, H, W, C) mosaics back to images.
+
+        Equal to :func:`pixel_shuffle` (without cropping) on each image and channel.
+        """
+
+        def __init__(self, stride, **kwargs):
+            super().__init__(**kwargs)
+            self.stride = _check_stride(stride)
+
+        def call(self, inputs):
+            s = self.stride
+            batch, rows, cols, channels = split(inputs, s, "PixelShuffle")
+            x = ops.reshape(inputs, (batch, s, rows // s, s, cols // s, channels))
+            x = ops.transpose(x, (0, 2, 1, 4, 3, 5))
+            return ops.reshape(x, (batch, rows, cols, channels))
+
+        def compute_output_shape(self, input_shape):
+            return tuple(input_shape)
+
+        def get_config(self):
+            return {**super().get_config(), "stride": self.stride}
+
+    return {"PixelUnshuffle": PixelUnshuffle, "PixelShuffle": PixelShuffle}
+
+
+def __getattr__(name):
+    if name in ("PixelUnshuffle", "PixelShuffle"):
+        return _keras_layers()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

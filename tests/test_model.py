@@ -210,3 +210,49 @@ def test_pixel_shuffle_mosaic_holds_every_pixel_once(shape, stride):
     mosaic, inside = to_mosaic(image, stride)
     assert sorted(mosaic[inside].tolist()) == sorted(image.ravel().tolist())
     assert np.all(mosaic[~inside] == 0)
+
+
+def _image_jacobian(model, image, stride, mosaic_fn, rows=1):
+    """d output[p] / d image[q] over the image grid, as (H W, 2, H W), through the mosaic.
+
+    ``mosaic_fn`` makes the mosaic as :meth:`Speckle2Void.predict_maps` does (``to_mosaic``);
+    the maps come back with ``s2v.transforms.pixel_shuffle``. Which image pixel each mosaic
+    position holds is read by passing an image of pixel numbers through the same function, so
+    that a pixel held twice (a reflected copy) adds both derivatives.
+    """
+    from s2v.transforms import pixel_shuffle
+
+    h, w = image.shape
+    mosaic, _ = mosaic_fn(image, stride)
+    numbers, _ = mosaic_fn(np.arange(1, h * w + 1, dtype=np.float64).reshape(h, w), stride)
+    hm, wm = mosaic.shape
+    jac = _jacobian(model, mosaic, rows).reshape(hm * wm, 2, hm * wm)
+    source = numbers.ravel().astype(int) - 1  # image pixel of each mosaic position, -1 on padding
+    held = np.zeros((hm * wm, h * w))
+    held[np.flatnonzero(source >= 0), source[source >= 0]] = 1.0
+    position = pixel_shuffle(np.arange(hm * wm).reshape(hm, wm), stride, shape=(h, w)).ravel()
+    return jac[position] @ held
+
+
+@pytest.mark.parametrize("stride, shape", [(2, (7, 9)), (3, (8, 10))])
+@pytest.mark.parametrize("rows", [1, 2])
+def test_blind_spot_is_exact_through_the_pixel_shuffle(stride, shape, rows, rng):
+    """``pixel_shuffle > 1``: image -> ``to_mosaic`` -> network -> shuffled back, exact Jacobian.
+
+    Odd sides, so that the zero padding is there; no output pixel may depend on its own input
+    pixel. With a reflected padding the copy of a border pixel lands in the next tile, inside
+    the receptive field, and this fails (tried, rows 1: 15 of the 63 pixels see themselves at
+    stride 2, 24 of 80 at stride 3).
+    """
+    from s2v.model import to_mosaic
+
+    model = _model("cpu", filters=4, depth=3, pixel_shuffle=stride)
+    image = rng.gamma(1.0, 1.0, shape).astype(np.float32)
+    jac = _image_jacobian(model, image, stride, to_mosaic, rows)
+    pixels = np.arange(image.size)
+    assert np.all(jac[pixels, :, pixels] == 0.0), "an output pixel depends on its own input pixel"
+    seen = np.abs(jac).sum(axis=1)
+    assert np.all(seen.sum(axis=1) > 0), "every output sees other pixels"
+    h, w = shape
+    i, j = h // 2, w // 2  # its mosaic neighbours are the image pixels `stride` away
+    assert seen[i * w + j, i * w + j - stride] > 0 and seen[i * w + j, i * w + j + stride] > 0

@@ -1,4 +1,4 @@
-"""The one pixel shuffle (s2v.transforms): exact inverse, every pixel once, zero padding."""
+"""The one pixel shuffle (s2v.transforms): exact inverse, every pixel once, zero padding; the Keras pair."""
 
 from __future__ import annotations
 
@@ -53,3 +53,69 @@ def test_bad_shapes_are_refused():
         pixel_shuffle(np.ones((5, 4)), 2)
     with pytest.raises(ValueError, match="does not fit"):
         pixel_shuffle(np.ones((4, 4)), 2, shape=(5, 4))
+
+
+# --------------------------------------------------------------------------
+# The Keras layer pair: the same arrangement on (B, H, W, C) tensors
+# --------------------------------------------------------------------------
+
+def _numpy_mosaics(images, stride):
+    """pixel_unshuffle of every image and channel of a (B, H, W, C) array."""
+    return np.stack([np.stack([pixel_unshuffle(image[..., c], stride)[0] for c in range(image.shape[-1])],
+                              axis=-1) for image in images])
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3, 4, 5])
+def test_keras_layers_equal_the_numpy_transform(stride):
+    from s2v.transforms import PixelShuffle, PixelUnshuffle
+
+    rng = np.random.default_rng(stride)
+    images = rng.normal(size=(2, 5 * stride, 3 * stride, 3)).astype(np.float32)  # non-square, 3 channels
+    mosaic = np.asarray(PixelUnshuffle(stride)(images))
+    np.testing.assert_array_equal(mosaic, _numpy_mosaics(images, stride))
+    np.testing.assert_array_equal(np.asarray(PixelShuffle(stride)(mosaic)), images)
+
+
+def test_keras_layers_serialise_and_refuse_bad_sizes(tmp_path):
+    import keras
+
+    from s2v.transforms import PixelShuffle, PixelUnshuffle
+
+    assert keras.saving.get_registered_name(PixelUnshuffle) == "s2v>PixelUnshuffle"
+    assert keras.saving.get_registered_name(PixelShuffle) == "s2v>PixelShuffle"
+    assert PixelShuffle.from_config(PixelShuffle(3).get_config()).stride == 3
+    # A model of any input size (dynamic H, W), saved and loaded.
+    inputs = keras.Input((None, None, 2))
+    model = keras.Model(inputs, PixelShuffle(2)(PixelUnshuffle(2)(inputs)))
+    model.save(tmp_path / "pair.keras")
+    loaded = keras.saving.load_model(tmp_path / "pair.keras")
+    images = np.random.default_rng(0).normal(size=(1, 6, 10, 2)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(loaded(images)), images)
+    with pytest.raises(ValueError, match="not a multiple of the stride"):
+        PixelUnshuffle(2)(np.ones((1, 5, 4, 1), np.float32))
+    with pytest.raises(ValueError, match="stride must be a positive integer"):
+        PixelShuffle(0)
+
+
+def test_keras_layers_under_jax():
+    """Backend-agnostic (``keras.ops`` only): the same values under ``KERAS_BACKEND=jax``."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed (optional: pip install 'jax[cpu]')")
+    script = (
+        "import numpy as np, keras\n"
+        "from s2v.transforms import PixelShuffle, PixelUnshuffle, pixel_unshuffle\n"
+        "assert keras.backend.backend() == 'jax'\n"
+        "x = np.random.default_rng(1).normal(size=(2, 6, 9, 2)).astype(np.float32)\n"
+        "m = np.asarray(PixelUnshuffle(3)(x))\n"
+        "ref = np.stack([np.stack([pixel_unshuffle(i[..., c], 3)[0] for c in range(2)], -1) for i in x])\n"
+        "assert np.array_equal(m, ref) and np.array_equal(np.asarray(PixelShuffle(3)(m)), x)\n"
+        "print('ok')\n")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
