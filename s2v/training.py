@@ -262,6 +262,17 @@ def _load_checkpoint(path: Path, config: S2VConfig) -> Speckle2Void:
     return model
 
 
+def diverged_error(exc: "TrainingDivergedError", out_dir, checkpoint_dir, learning_rate: float,
+                   what: str = "training") -> "TrainingDivergedError":
+    """The error a diverged run raises: what happened, what was kept and what to do next."""
+    kept = latest_checkpoint(checkpoint_dir)
+    return TrainingDivergedError(
+        f"{out_dir}: {what} diverged: {exc} (learning_rate {learning_rate:g} too large?); "
+        "model.keras was not written; "
+        + (f"the last good checkpoint is {kept}" if kept else "no checkpoint was written")
+        + "; train into a new folder with a smaller learning_rate", exc.step, exc.value)
+
+
 def train(images, config=None, *, out_dir, targets=None, resume=True, total_steps=None,
           validation=None, tensorboard=True, verbose=1, strategy=None,
           batched_rotations=False, callbacks=(), domain=None) -> Speckle2Void:
@@ -408,12 +419,7 @@ def _train_locked(config, total, sampler, intensities, out_dir, write_dir, check
     except TrainingDivergedError as exc:
         if verbose:
             print()  # end the progress bar's line
-        kept = latest_checkpoint(write_dir / "checkpoints")
-        raise TrainingDivergedError(
-            f"{out_dir}: training diverged: {exc} (learning_rate {config.learning_rate:g} too large?); "
-            "model.keras was not written; "
-            + (f"the last good checkpoint is {kept}" if kept else "no checkpoint was written")
-            + "; train into a new folder with a smaller learning_rate", exc.step, exc.value) from None
+        raise diverged_error(exc, out_dir, write_dir / "checkpoints", config.learning_rate) from None
     except KeyboardInterrupt:
         path = checkpoint.save_now()
         print(f"\ninterrupted: checkpoint saved to {path}; run again to resume")

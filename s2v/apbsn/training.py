@@ -28,8 +28,8 @@ from pathlib import Path
 
 import keras
 
-from s2v.training import (CheckpointEvery, StopOnNonFiniteLoss, TrainingDivergedError, latest_checkpoint,
-                          save_model_atomic)
+from s2v.training import (CheckpointEvery, StopOnNonFiniteLoss, TrainingDivergedError, diverged_error,
+                          latest_checkpoint, save_model_atomic)
 from s2v.utils import FolderLock, check_number
 
 from .config import APBSNConfig
@@ -174,12 +174,8 @@ def _fit(model, sampler, config, total, out_dir, start_from, verbose, callbacks)
             if model.stop_training:
                 break
     except TrainingDivergedError as exc:
-        kept = latest_checkpoint(out_dir / "checkpoints")
-        raise TrainingDivergedError(
-            f"{out_dir}: AP-BSN training diverged: {exc} (learning_rate {config.learning_rate:g} too "
-            "large?); model.keras was not written; "
-            + (f"the last good checkpoint is {kept}" if kept else "no checkpoint was written")
-            + "; train into a new folder with a smaller learning_rate", exc.step, exc.value) from None
+        raise diverged_error(exc, out_dir, out_dir / "checkpoints", config.learning_rate,
+                             what="AP-BSN training") from None
     except KeyboardInterrupt:
         path = checkpoint.save_now()
         print(f"\ninterrupted: checkpoint saved to {path}; run again to resume")
