@@ -284,6 +284,12 @@ class S2VConfig(ValidatedConfig):
     learning_rate, batch_size, patch_size, steps_per_epoch, total_steps :
         Adam learning rate, batch, square patch side, steps per epoch and
         total training steps.
+    lr_schedule : {'constant', 'cosine'}
+        ``'constant'`` (the reference) keeps ``learning_rate``; ``'cosine'``
+        decays it from ``learning_rate`` to 1 % of it over ``total_steps``
+        (the schedule is stored with the optimizer, so a resumed run keeps the
+        length it started with and stays at 1 % after it). An improvement
+        for the short CPU budgets, measured on a held-out curve.
     checkpoint_every : int
         Steps between checkpoints.
     seed : int
@@ -314,6 +320,7 @@ class S2VConfig(ValidatedConfig):
     checkpoint_every: int = 5000
     seed: int = 0
     flips: bool = True
+    lr_schedule: str = "constant"
 
     # -- validation -----------------------------------------------------------
     def validate(self) -> list[str]:
@@ -347,6 +354,10 @@ class S2VConfig(ValidatedConfig):
             hint = difflib.get_close_matches(self.normalization, ("fixed", "median"), n=1)
             problems.append(f"normalization must be 'fixed' or 'median', got {self.normalization!r}"
                             + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+        if self.lr_schedule not in LR_SCHEDULES:
+            hint = difflib.get_close_matches(self.lr_schedule, LR_SCHEDULES, n=1)
+            problems.append(f"lr_schedule must be one of {list(LR_SCHEDULES)}, got {self.lr_schedule!r}"
+                            + (f" (did you mean {hint[0]!r}?)" if hint else ""))
         return problems
 
     # -- geometry ---------------------------------------------------------------
@@ -364,6 +375,10 @@ class S2VConfig(ValidatedConfig):
         shift adds one more row; the rotations make it symmetric.
         """
         return 2 * self.depth + 1
+
+
+LR_SCHEDULES = ("constant", "cosine")
+COSINE_FINAL_FRACTION = 0.01
 
 
 def shift_rows(shift: int) -> int:

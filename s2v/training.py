@@ -233,6 +233,17 @@ def _resume_point(resume, checkpoint_dir: Path) -> Path | None:
     return start_from
 
 
+def make_optimizer(config: S2VConfig) -> "keras.optimizers.Optimizer":
+    """Adam at ``config.learning_rate``, decayed as ``config.lr_schedule`` says."""
+    from .config import COSINE_FINAL_FRACTION
+
+    rate = config.learning_rate
+    if config.lr_schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, decay_steps=config.total_steps, alpha=COSINE_FINAL_FRACTION)
+    return keras.optimizers.Adam(rate)
+
+
 def _load_checkpoint(path: Path, config: S2VConfig) -> Speckle2Void:
     """The Speckle2Void checkpoint to resume from, refused unless it matches ``config``.
 
@@ -372,7 +383,7 @@ def _train_locked(config, total, sampler, intensities, out_dir, write_dir, check
         else:
             keras.utils.set_random_seed(config.seed)
             model = Speckle2Void(config, batched_rotations=batched_rotations)
-            model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+            model.compile(optimizer=make_optimizer(config))
     # Everything is validated: from here on the folder is written.
     config.save(write_dir / "config.json")
     step = int(model.optimizer.iterations.numpy())

@@ -48,6 +48,11 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, required=True, help="total steps of this run")
     parser.add_argument("--out", default="runs")
     parser.add_argument("--eval-every", type=int, default=250)
+    parser.add_argument("--init", help="warm-start from the weights of this .keras file instead of the "
+                        "shipped model (a fresh run only)")
+    parser.add_argument("--lr", type=float, help="learning rate (default: the shipped model's)")
+    parser.add_argument("--schedule", choices=["constant", "cosine"], help="lr_schedule (default: the "
+                        "shipped model's)")
     args = parser.parse_args(argv)
     if args.steps <= 0 or args.eval_every <= 0:
         parser.error("--steps and --eval-every must be positive")
@@ -57,7 +62,7 @@ def main(argv=None):
 
     import s2v
     from s2v.metrics import synthetic_protocol_scores
-    from s2v.training import latest_checkpoint, save_model_atomic
+    from s2v.training import latest_checkpoint, make_optimizer, save_model_atomic
 
     sys_path = Path(__file__).resolve().parent
     import sys
@@ -68,12 +73,18 @@ def main(argv=None):
     out_dir = Path(args.out) / args.name
     checkpoints = out_dir / "checkpoints"
     shipped = s2v.load_model(args.name)
-    config = shipped.s2v_config.replace(total_steps=args.steps)
+    changes = {"total_steps": args.steps}
+    if args.lr is not None:
+        changes["learning_rate"] = args.lr
+    if args.schedule is not None:
+        changes["lr_schedule"] = args.schedule
+    config = shipped.s2v_config.replace(**changes)
     if latest_checkpoint(checkpoints) is None:
+        start = shipped if args.init is None else s2v.load_model(args.init)
         keras.utils.set_random_seed(config.seed)
         model = s2v.Speckle2Void(config)
-        model.set_weights(shipped.get_weights())
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+        model.set_weights(start.get_weights())
+        model.compile(optimizer=make_optimizer(config))
         save_model_atomic(model, checkpoints / "ckpt-00000000.keras")
         (checkpoints / "latest.txt").write_text("ckpt-00000000.keras\n")
     noisy, _ = synthetic_training_set()
@@ -96,7 +107,7 @@ def main(argv=None):
         print(f"step {step}: held-out PSNR {curve[-1]['psnr']:.2f} dB", flush=True)
 
     if not curve:
-        record(shipped, 0)
+        record(shipped if args.init is None else s2v.load_model(args.init), 0)
 
     class HeldOutCurve(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):

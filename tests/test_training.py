@@ -9,6 +9,7 @@ from s2v.config import S2VConfig
 from s2v.metrics import psnr
 from s2v.patches import PatchSampler
 from s2v.simulate import gamma_speckle
+from s2v.config import ConfigError
 from s2v.training import TrainingDivergedError, latest_checkpoint
 from s2v.utils import FolderLock, FolderLockedError
 
@@ -139,3 +140,24 @@ def test_a_fresh_run_never_deletes_its_own_checkpoints_for_an_older_runs(tmp_pat
     path = checkpoint.save_now()
     assert path.is_file() and latest_checkpoint(folder) == path
     assert len(list(folder.glob("ckpt-*.keras"))) == 4, "nothing of either run deleted"
+
+
+def test_cosine_schedule_decays_to_one_percent_and_constant_stays():
+    """lr_schedule='cosine' starts at learning_rate and ends at 1 % of it after total_steps."""
+    from s2v.training import make_optimizer
+
+    config = S2VConfig.from_preset("cpu", total_steps=100, lr_schedule="cosine")
+    rate = make_optimizer(config).learning_rate
+    schedule = make_optimizer(config)._learning_rate
+    assert float(schedule(0)) == pytest.approx(3e-4)
+    assert float(schedule(50)) == pytest.approx(3e-4 * (0.01 + 0.99 * 0.5), rel=1e-5)
+    assert float(schedule(100)) == pytest.approx(3e-6, rel=1e-5)
+    assert float(schedule(1000)) == pytest.approx(3e-6, rel=1e-5)
+    assert float(rate) == pytest.approx(3e-4)
+    constant = make_optimizer(S2VConfig.from_preset("cpu"))
+    assert float(constant.learning_rate) == pytest.approx(3e-4)
+
+
+def test_unknown_lr_schedule_is_refused_with_a_hint():
+    with pytest.raises(ConfigError, match="did you mean 'cosine'"):
+        S2VConfig.from_preset("cpu", lr_schedule="cosin")
