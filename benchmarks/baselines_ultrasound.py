@@ -54,27 +54,21 @@ FIRST_SEED = 1000
 # Held-out probes and phantom variants (SI units). Training draws f_c in 3.5-7.5 MHz,
 # bandwidth 0.5-0.8 and beam 0.4-0.9 mm at 0.05 x 0.1 mm pixels, with phantom defaults
 # (texture 0.3, hyperechoic cysts +6 dB).
+def _probe(name, center_frequency, fractional_bandwidth, lateral_beam_width, *, psf=None, **phantom):
+    """One held-out probe: its name, PSF settings and phantom variant."""
+    settings = {"center_frequency": center_frequency, "fractional_bandwidth": fractional_bandwidth,
+                "lateral_beam_width": lateral_beam_width, **(psf or {})}
+    return {"name": name, "psf": settings, "phantom": phantom}
+
+
 PROBES = [
-    {"name": "2.5 MHz curvilinear-like, strong texture",
-     "psf": {"center_frequency": 2.5e6, "fractional_bandwidth": 0.5, "lateral_beam_width": 1.2e-3},
-     "phantom": {"texture": 0.5}},
-    {"name": "10 MHz linear, no texture",
-     "psf": {"center_frequency": 10e6, "fractional_bandwidth": 0.7, "lateral_beam_width": 0.3e-3},
-     "phantom": {"texture": 0.0}},
-    {"name": "5 MHz narrow band, +3 dB cysts",
-     "psf": {"center_frequency": 5e6, "fractional_bandwidth": 0.35, "lateral_beam_width": 0.7e-3},
-     "phantom": {"hyperechoic_db": 3.0}},
-    {"name": "7 MHz wide band, +9 dB cysts",
-     "psf": {"center_frequency": 7e6, "fractional_bandwidth": 0.95, "lateral_beam_width": 0.5e-3},
-     "phantom": {"hyperechoic_db": 9.0}},
-    {"name": "5 MHz, 1 MHz residual carrier",
-     "psf": {"center_frequency": 5e6, "demodulation_frequency": 4e6, "fractional_bandwidth": 0.6,
-             "lateral_beam_width": 0.6e-3},
-     "phantom": {}},
-    {"name": "4 MHz, 0.05 mm lateral pixels, +3 dB cysts, strong texture",
-     "psf": {"center_frequency": 4e6, "fractional_bandwidth": 0.6, "lateral_beam_width": 0.8e-3,
-             "pixel_size": (0.05e-3, 0.05e-3)},
-     "phantom": {"texture": 0.5, "hyperechoic_db": 3.0}},
+    _probe("2.5 MHz curvilinear-like, strong texture", 2.5e6, 0.5, 1.2e-3, texture=0.5),
+    _probe("10 MHz linear, no texture", 10e6, 0.7, 0.3e-3, texture=0.0),
+    _probe("5 MHz narrow band, +3 dB cysts", 5e6, 0.35, 0.7e-3, hyperechoic_db=3.0),
+    _probe("7 MHz wide band, +9 dB cysts", 7e6, 0.95, 0.5e-3, hyperechoic_db=9.0),
+    _probe("5 MHz, 1 MHz residual carrier", 5e6, 0.6, 0.6e-3, psf={"demodulation_frequency": 4e6}),
+    _probe("4 MHz, 0.05 mm lateral pixels, +3 dB cysts, strong texture", 4e6, 0.6, 0.8e-3,
+           psf={"pixel_size": (0.05e-3, 0.05e-3)}, texture=0.5, hyperechoic_db=3.0),
 ]
 
 METHODS = {

@@ -6,7 +6,6 @@ from scipy import special
 
 from s2v.baselines import (
     BASELINES,
-    _numpy_trapz_for_bm3d,
     denoise_bm3d_log,
     denoise_lee,
     denoise_nlm_log,
@@ -18,6 +17,7 @@ from s2v.baselines import (
     log_speckle_moments,
     patch_distance_inflation,
 )
+from s2v.baselines.homomorphic import _numpy_trapz_for_bm3d
 from s2v.metrics import bmode_psnr, bmode_ssim, psnr, synthetic_protocol_scores, time_call
 from s2v.simulate import simulate_ultrasound
 
