@@ -4,7 +4,7 @@
     s2v denoise INPUTS... --out DIR [--model NAME|PATH] [--domain D] [--looks L] [--tile-size N]
       (D: intensity, amplitude, complex, bmode or rf; needed when a file does not say)
     s2v decorrelate IN OUT [--auto | --fx --fy --mx --my] [--cf CF] [--plot FILE]
-    s2v compare --data DIR|EXAMPLE --methods ... --out DIR
+    s2v compare --data DIR|EXAMPLE --methods ... --out DIR [--domain D] [--looks L|auto]
     s2v study [--out results] [--quick] [--realisations N] [--folder DIR]
     s2v examples
 
@@ -22,61 +22,19 @@ import argparse
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
+
+from ._tensorflow import quiet_import as _quiet_tensorflow  # imports no TensorFlow itself
 
 # Before anything imports TensorFlow: no INFO/WARNING lines from its C++ core (errors stay).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _OUTPUT_SUFFIXES = {".npy", ".tif", ".tiff", ".png", ".mat"}
-
-# Lines TensorFlow prints on every start on a machine without a GPU, whatever
-# TF_CPP_MIN_LOG_LEVEL says (absl logs them before its log level is set up).
-_TF_NOISE = re.compile(
-    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
-    r"|[IW]\d{4} [\d:. ]+\d+ \S+\.cc:\d+\] .*"
-    r"|E\d{4} [\d:. ]+\d+ \S+\.cc:\d+\] (failed call to cuInit|Unable to register cu\w+ factory"
-    r"|.*computation placer already registered).*"
-    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.)$")
-
-
-def _quiet_tensorflow():
-    """Import TensorFlow and Keras with the CPU-machine start-up lines dropped.
-
-    C-level stderr is sent to a temporary file while TensorFlow loads and looks for
-    devices; afterwards every line that is not one of :data:`_TF_NOISE` is printed, so a
-    real error (a broken install, a failing driver) is still seen. Does nothing when
-    TensorFlow is already loaded or ``TF_CPP_MIN_LOG_LEVEL`` asks for INFO/WARNING lines.
-    """
-    if "tensorflow" in sys.modules:
-        return
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") in ("0", "1"):
-        import tensorflow  # noqa: F401
-        return
-    import tempfile
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            import keras  # noqa: F401
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()  # the CUDA probe happens here
-            import absl.logging
-
-            absl.logging.set_verbosity(absl.logging.ERROR)
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            log.seek(0)
-            kept = [line for line in log.read().decode(errors="replace").splitlines()
-                    if line.strip() and not _TF_NOISE.match(line)]
-            if kept:
-                print("\n".join(kept), file=sys.stderr)
+#: ``--domain`` choices of every subcommand that reads images.
+_DOMAIN_CHOICES = ["intensity", "amplitude", "complex", "bmode", "rf"]
 
 
 def _number(option: str, *, integer: bool = False, minimum: float = 0.0):
@@ -115,7 +73,7 @@ def _add_train(sub):
     p.add_argument("--config", help="JSON configuration file (overrides --preset)")
     p.add_argument("--steps", type=_number("--steps", integer=True), help="total training steps (> 0)")
     p.add_argument("--looks", type=_number("--looks"), help="number of looks L of the speckle (> 0)")
-    p.add_argument("--domain", choices=["intensity", "amplitude", "complex", "bmode", "rf"],
+    p.add_argument("--domain", choices=_DOMAIN_CHOICES,
                    help="domain of the inputs (default: from each file's metadata)")
     p.add_argument("--resume", nargs="?", const=True, default=True,
                    help="resume from the newest checkpoint (default) or from CKPT")
@@ -171,21 +129,13 @@ def _naming(path: Path, exc: Exception) -> str:
 
 
 def _check_bmode_scale(path: Path, array):
-    """B-mode values must be 8-bit grey levels or dB: say so in command-line words."""
-    import numpy as np
-
-    from .domains import _bmode_scale
+    """B-mode values must be 8-bit grey levels or dB: :func:`s2v.pipeline.check_bmode_scale`."""
+    from .pipeline import check_bmode_scale
 
     try:
-        _bmode_scale(np.asarray(array), np.asarray(array).dtype)
-    except (ValueError, TypeError):
-        values = np.asarray(array)
-        span = (f"values in [{values.min():.4g}, {values.max():.4g}] " if values.size and
-                np.issubdtype(values.dtype, np.number) and not np.iscomplexobj(values) else "")
-        raise ValueError(
-            f"{path}: --domain bmode: {span}(dtype {values.dtype}) are neither 8-bit grey levels "
-            "(0..255) nor dB (<= 0), so their log compression is unknown; rescale the file to one "
-            "of these, or pass --domain intensity if it holds linear intensities") from None
+        check_bmode_scale(path, array)
+    except ValueError as exc:
+        raise ValueError(_cli_words(str(exc))) from None
 
 
 def _read_domain(command: str, path: Path, domain: str | None):
@@ -253,7 +203,7 @@ def _add_denoise(sub):
                    help="output folder; each output keeps its input's path relative to the inputs' "
                         "common folder (<name>_despeckled.<format>)")
     p.add_argument("--model", help="checkpoint file/folder or shipped name (default: per domain)")
-    p.add_argument("--domain", choices=["intensity", "amplitude", "complex", "bmode", "rf"],
+    p.add_argument("--domain", choices=_DOMAIN_CHOICES,
                    help="domain of the inputs (default: from the file itself; required when it "
                         "cannot be told)")
     p.add_argument("--looks", type=_number("--looks"), help="number of looks L (default: the model's)")
@@ -281,61 +231,28 @@ def _unique_inputs(files) -> list[Path]:
     return unique
 
 
-_SAME_CONTAINER = {".dcm": "dcm", ".tif": "tif", ".tiff": "tif", ".h5": "h5", ".hdf5": "h5"}
-
-
 def _output_format(path: Path, fmt: str | None) -> str:
-    """``--format``, or by default the input's own container (cines stay cines), else npy."""
-    return fmt or _SAME_CONTAINER.get(Path(path).suffix.lower(), "npy")
+    """``--format``, or by default the input's own container: :func:`s2v.pipeline.output_format`."""
+    from .pipeline import output_format
+
+    return output_format(path, fmt)
 
 
 def _output_paths(files, out_dir: Path, fmt) -> dict[Path, Path]:
-    """One output per input, never two on one name.
+    """One output per input, never two on one name: :func:`s2v.pipeline.output_paths`."""
+    from .pipeline import output_paths
 
-    Each output keeps its input's folder relative to the inputs' common folder
-    (``d1/scan.npy`` and ``d2/scan.npy`` -> ``OUT/d1/scan_despeckled.npy`` and
-    ``OUT/d2/...``; one folder -> directly in ``OUT``); inputs of one folder that share a
-    stem (``scan.npy``, ``scan.tif``) keep their extension in the name
-    (``scan_npy_despeckled.npy``); names are compared case-insensitively, and any clash
-    left gets a number.
-    """
-    absolute = [Path(os.path.abspath(p)) for p in files]
-    try:
-        root = Path(os.path.commonpath([str(p.parent) for p in absolute]))
-    except ValueError:  # different drives: keep the whole path below OUT
-        root = None
-    folders = [p.parent.relative_to(root) if root else Path(*p.parent.parts[1:]) for p in absolute]
-    stems = {}
-    for folder, path in zip(folders, absolute):
-        stems.setdefault((str(folder).lower(), path.stem.lower()), []).append(path)
-    taken, targets = set(), {}
-    formats = fmt if isinstance(fmt, dict) else {original: fmt for original in files}
-    for original, folder, path in zip(files, folders, absolute):
-        fmt = formats[original]
-        shared = len(stems[(str(folder).lower(), path.stem.lower())]) > 1
-        stem = f"{path.stem}_{path.suffix.lstrip('.') or 'noext'}" if shared else path.stem
-        name, k = f"{stem}_despeckled.{fmt}", 1
-        while str(folder / name).lower() in taken:
-            k += 1
-            name = f"{stem}_{k}_despeckled.{fmt}"
-        taken.add(str(folder / name).lower())
-        targets[original] = out_dir / folder / name
-    return targets
+    return output_paths(files, out_dir, fmt)
 
 
 def _read_frames_domain(path: Path, domain: str | None, frame_axis: int | None):
-    """``(frames (N, H, W), domain, meta)`` of a file: every frame, the domain as :func:`_read_domain`."""
-    from .io import read_frames
-    from .utils import domain_of
+    """``(frames (N, H, W), domain, meta)``: :func:`s2v.pipeline.read_frames_domain`, CLI words."""
+    from .pipeline import read_frames_domain
 
-    frames, meta = read_frames(path, frame_axis=frame_axis)
     try:
-        domain = domain_of(frames[0], meta, domain)
-        if domain == "bmode":
-            _check_bmode_scale(path, frames[0])
+        return read_frames_domain(path, domain, frame_axis)
     except ValueError as exc:
         raise ValueError(_naming(path, exc)) from None
-    return frames, domain, meta
 
 
 def _frame_progress(frames, path: Path):
@@ -397,27 +314,190 @@ def _run_denoise(args) -> int:
     return 2 if failed else 0
 
 
-# -- other commands ------------------------------------------------------------------
+# -- decorrelate ---------------------------------------------------------------------
 def _add_decorrelate(sub):
-    from .decorrelation import add_decorrelate_arguments, decorrelate_main
-
     p = sub.add_parser("decorrelate", help="whiten complex SAR SLC / ultrasound IQ speckle")
     add_decorrelate_arguments(p)
     p.set_defaults(run=decorrelate_main)
 
 
-def _add_compare(sub):
-    from .compare import add_compare_arguments, compare_main
+def add_decorrelate_arguments(parser):
+    """Add the ``s2v decorrelate`` arguments to an ``argparse`` (sub)parser."""
+    parser.add_argument("input", help="complex SLC / IQ image or real RF, any format s2v.io reads: "
+                        ".npy (complex (H, W), or (H, W, 2) real/imag), .mat (complex or I/Q "
+                        "variables), .npz, .h5, .tif")
+    parser.add_argument("output", help="whitened complex image: .npy, .tif or .mat (variable 'cout')")
+    parser.add_argument("--auto", action="store_true",
+                        help="estimate shifts and cut-offs (the default when none is given)")
+    parser.add_argument("--fx", type=float, help="cut-off r_x along axis 1 (fraction of bins per edge)")
+    parser.add_argument("--fy", type=float, help="cut-off r_y along axis 0")
+    parser.add_argument("--mx", type=float, help="frequency shift m_x along axis 1 (units of pi rad/sample)")
+    parser.add_argument("--my", type=float, help="frequency shift m_y along axis 0")
+    parser.add_argument("--cf", type=float, default=50.0,
+                        help="point targets: |z|^2 >= cf * median (default 50; inf disables)")
+    parser.add_argument("--grow", type=int, default=0,
+                        help="grow the point-target mask by this many pixels (default 0)")
+    parser.add_argument("--degree", type=int, default=70, help="profile fit degree (default 70)")
+    parser.add_argument("--threshold", type=float, help="band threshold of the automatic cut-off")
+    parser.add_argument("--resample", action="store_true",
+                        help="output on the band's own grid (white speckle for oversampled data)")
+    parser.add_argument("--rf", action="store_true", help="input is real RF lines, axis 0 = fast time")
+    parser.add_argument("--variable", help="variable of a .mat / .npz / HDF5 file (or a struct "
+                        "holding an I/Q pair)")
+    parser.add_argument("--frame", type=int, help="frame of a 3-D stack (default: the first)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the point-target stand-ins")
+    parser.add_argument("--plot", metavar="FILE", help="save the inspect_spectrum figure (png, pdf, ...)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    return parser
 
+
+def decorrelate_main(args: argparse.Namespace) -> int:
+    """Run ``s2v decorrelate`` for parsed ``args``; return the exit status (0, or 2 on bad input)."""
+    try:
+        manual = [args.fx, args.fy, args.mx, args.my]
+        if args.auto and any(v is not None for v in manual):
+            raise ValueError("--auto cannot be combined with --fx/--fy/--mx/--my")
+        if (args.fx is None) != (args.fy is None) or (args.mx is None) != (args.my is None):
+            raise ValueError("give --fx with --fy and --mx with --my (or neither, to estimate them)")
+        from .decorrelation import decorrelate, inspect_spectrum
+        from .io import read_image, write_image
+
+        slc, meta = read_image(args.input, variable=args.variable, frame=args.frame)
+        domain = "rf" if args.rf or meta["domain"] == "rf" else meta["domain"]
+        if domain not in ("complex", "rf"):
+            raise ValueError(f"{args.input}: holds {domain} data ({meta['dtype']}); whitening needs "
+                             "the phase: a complex SLC / IQ image, or real RF lines (--rf)")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            whitened, report = decorrelate(
+                slc, cutoff=None if args.fx is None else (args.fy, args.fx),
+                shift=None if args.mx is None else (args.my, args.mx), cf=args.cf, grow=args.grow,
+                degree=args.degree, resample=args.resample, threshold=args.threshold,
+                seed=args.seed, domain=domain)
+        for warning in caught:
+            print(f"s2v decorrelate: warning: {warning.message}", file=sys.stderr)
+        # Variable 'cout' in .mat files, as decorrelate.m saves it.
+        written = write_image(args.output, whitened, overwrite=args.overwrite, inputs=(args.input,),
+                              domain="complex", variable="cout")
+        print(report.summary())
+        print(f"wrote {written} {whitened.shape} {whitened.dtype}")
+        if args.plot:
+            inspect_spectrum(slc, report=report, whitened=whitened,
+                             domain=domain).savefig(args.plot, dpi=120)
+            print(f"wrote {args.plot}")
+    except (ValueError, OSError) as error:
+        message = str(error)
+        if str(args.input) not in message:  # every error names the file it is about
+            message = f"{args.input}: {message}"
+        print(f"s2v decorrelate: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+# -- compare -------------------------------------------------------------------------
+def _add_compare(sub):
     p = sub.add_parser("compare", help="compare despeckling methods: tables and figures")
     add_compare_arguments(p)
-    p.set_defaults(run=_run_compare, compare_main=compare_main)
+    p.set_defaults(run=_run_compare)
 
 
 def _run_compare(args) -> int:
     if any(word in str(args.methods) for word in ("s2v", "apbsn")):  # methods that load TensorFlow
         _quiet_tensorflow()
-    return args.compare_main(args)
+    return compare_main(args)
+
+
+def _looks_arg(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'auto', got '{text}'")
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"looks must be a finite positive number, got {text}")
+    return value
+
+
+def add_compare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the ``s2v compare`` options to ``parser`` (a subcommand parser)."""
+    parser.add_argument("--data", nargs="+", required=True, metavar="DIR|FILE|EXAMPLE",
+                        help="folder(s) of images, image file(s) or built-in example name(s)")
+    parser.add_argument("--methods", default="all",
+                        help="comma-separated methods: baseline names (lee, bm3d_log, ...), 'all', "
+                             "'s2v' or 's2v:<checkpoint>' (default: all baselines)")
+    parser.add_argument("--out", required=True, help="output folder for tables and figures")
+    parser.add_argument("--looks", type=_looks_arg, default=1.0,
+                        help="number of looks L, or 'auto' to estimate it per image (default 1)")
+    parser.add_argument("--regions", default=None,
+                        help="regions.json from an earlier run (edited), instead of proposals")
+    parser.add_argument("--realisations", type=int, default=1,
+                        help="speckle realisations per image with ground truth (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the new realisations")
+    parser.add_argument("--data-range", type=float, default=None,
+                        help="peak amplitude for PSNR/SSIM (default: max of the ground truth)")
+    parser.add_argument("--no-figures", action="store_true", help="write tables only")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--domain", choices=_DOMAIN_CHOICES,
+                        help="domain of the image files (default: from each file itself; required "
+                             "when it cannot be told)")
+    return parser
+
+
+def _compare_data(entries, domain: str | None) -> tuple[list, list[str]]:
+    """``--data`` for :func:`s2v.compare.compare`, and the files of folders that could not be read.
+
+    Without ``--domain`` the entries go to the library as they are (it reads each file in
+    its own domain). With it, every file (of every folder) is read here as ``s2v denoise``
+    reads it (:func:`_read_domain`) and converted to intensity with that domain (B-mode
+    files also give their imaging mask); example names pass through.
+    """
+    if domain is None:
+        return list(entries), []
+    from .domains import imaging_mask, to_intensity
+
+    data, skipped = [], []
+    for entry in entries:
+        if not Path(entry).exists():
+            data.append(entry)  # an example name (or a typo the library reports)
+            continue
+        for path in _expand([entry]):
+            try:
+                array, _, _ = _read_domain("compare", path, domain)
+                item = {"name": path.name, "intensity": to_intensity(array, domain)}
+                if domain == "bmode":
+                    item["mask"] = imaging_mask(array)
+            except (ValueError, OSError) as exc:
+                if not Path(entry).is_dir():
+                    raise ValueError(_naming(path, exc)) from None
+                skipped.append(_naming(path, exc))
+                continue
+            data.append(item)
+    return data, skipped
+
+
+def compare_main(args: argparse.Namespace) -> int:
+    """Run ``s2v compare`` from parsed arguments; print the table. Returns the exit status."""
+    from .compare import compare, resolve_methods
+
+    try:
+        data, skipped = _compare_data(args.data, args.domain)
+        results = compare(resolve_methods(args.methods), data, out_dir=args.out,
+                          looks=args.looks, regions=args.regions,
+                          realisations=args.realisations, seed=args.seed,
+                          progress=not args.no_progress, figures=not args.no_figures,
+                          data_range=args.data_range)
+    except ValueError as err:
+        print(f"s2v compare: error: {err}", file=sys.stderr)
+        return 2
+    print(results.table_markdown())
+    for message in skipped + results.skipped:
+        print(f"skipped {message}", file=sys.stderr)
+    print(f"tables, regions and figures written to {results.out_dir}")
+    return 0
+
+
+# -- other commands ------------------------------------------------------------------
 
 
 def _add_examples(sub):

@@ -14,7 +14,8 @@ realisations when a ground truth exists), scores each output and writes, under `
 The pieces live by concern: :mod:`s2v.items` (the data set), :mod:`s2v.roi` (regions of
 interest: specs, proposals, ``regions.json``), :mod:`s2v.plot` (figures), :mod:`s2v.results`
 (the result object, tables, DataFrames and :func:`s2v.results.conclude`); this module holds
-the method registry (:func:`resolve_methods`), the scoring and the loop.
+the method registry (:func:`resolve_methods`), the scoring and the loop. The command line
+is ``s2v compare`` (:mod:`s2v.cli`).
 
 When an image has no regions, :func:`propose_regions` proposes them from the noisy image; the
 proposals are returned (``CompareResults.regions``) and saved to ``regions.json``, so a user can
@@ -23,12 +24,10 @@ edit that file and pass it back with ``compare(..., regions="regions.json")``.
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import functools
 import math
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -52,8 +51,6 @@ __all__ = [
     "load_regions",
     "save_regions",
     "resolve_methods",
-    "add_compare_arguments",
-    "compare_main",
 ]
 
 Denoiser = Callable[..., np.ndarray]
@@ -460,58 +457,3 @@ def compare(denoisers: Mapping[str, Denoiser], dataset, *, out_dir, looks: float
     }
     results.files["json"] = results.to_json(out_dir / "results.json")
     return results
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def _looks_arg(text: str) -> float | str:
-    if text == "auto":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number or 'auto', got '{text}'")
-    if not (np.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"looks must be a finite positive number, got {text}")
-    return value
-
-
-def add_compare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the ``s2v compare`` options to ``parser`` (a subcommand parser)."""
-    parser.add_argument("--data", nargs="+", required=True, metavar="DIR|FILE|EXAMPLE",
-                        help="folder(s) of images, image file(s) or built-in example name(s)")
-    parser.add_argument("--methods", default="all",
-                        help="comma-separated methods: baseline names (lee, bm3d_log, ...), 'all', "
-                             "'s2v' or 's2v:<checkpoint>' (default: all baselines)")
-    parser.add_argument("--out", required=True, help="output folder for tables and figures")
-    parser.add_argument("--looks", type=_looks_arg, default=1.0,
-                        help="number of looks L, or 'auto' to estimate it per image (default 1)")
-    parser.add_argument("--regions", default=None,
-                        help="regions.json from an earlier run (edited), instead of proposals")
-    parser.add_argument("--realisations", type=int, default=1,
-                        help="speckle realisations per image with ground truth (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the new realisations")
-    parser.add_argument("--data-range", type=float, default=None,
-                        help="peak amplitude for PSNR/SSIM (default: max of the ground truth)")
-    parser.add_argument("--no-figures", action="store_true", help="write tables only")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return parser
-
-
-def compare_main(args: argparse.Namespace) -> int:
-    """Run ``s2v compare`` from parsed arguments; print the table. Returns the exit status."""
-    try:
-        results = compare(resolve_methods(args.methods), list(args.data), out_dir=args.out,
-                          looks=args.looks, regions=args.regions,
-                          realisations=args.realisations, seed=args.seed,
-                          progress=not args.no_progress, figures=not args.no_figures,
-                          data_range=args.data_range)
-    except ValueError as err:
-        print(f"s2v compare: error: {err}", file=sys.stderr)
-        return 2
-    print(results.table_markdown())
-    for message in results.skipped:
-        print(f"skipped {message}", file=sys.stderr)
-    print(f"tables, regions and figures written to {results.out_dir}")
-    return 0

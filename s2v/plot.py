@@ -8,7 +8,8 @@ panels of a figure, so that methods are compared on the same grey scale. Ratio i
 
 Each plotting function returns a :class:`matplotlib.figure.Figure` (no pyplot state: it
 displays inline in a notebook and is freed when dropped) and also saves it when ``path`` is
-given. This module imports no harness code.
+given. This module imports no harness code. The decorrelator's spectrum view is
+:func:`s2v.decorrelation.inspect_spectrum`.
 """
 
 from __future__ import annotations

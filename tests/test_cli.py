@@ -95,7 +95,7 @@ def test_two_trainings_into_one_folder_the_second_refuses(tmp_path, rng):
 
 
 def test_the_tensorflow_filter_keeps_real_errors():
-    from s2v.cli import _TF_NOISE
+    from s2v._tensorflow import TF_NOISE as _TF_NOISE
 
     dropped = [
         "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
@@ -135,3 +135,40 @@ def test_output_paths_never_collide(tmp_path):
     one_folder = _output_paths([tmp_path / "d" / "a.npy", tmp_path / "d" / "b.npy"], tmp_path / "out", "tif")
     assert [t.name for t in one_folder.values()] == ["a_despeckled.tif", "b_despeckled.tif"]
     assert all(t.parent == tmp_path / "out" for t in one_folder.values()), "one folder: directly in OUT"
+
+
+def test_compare_domain_option_reads_files_as_that_domain(tmp_path, capsys):
+    import json
+
+    from s2v.simulate import gamma_speckle
+
+    rng = np.random.default_rng(5)
+    clean = np.full((63, 71), 0.5, np.float32)
+    clean[:, 35:] = 2.0
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("a.npy", "b.npy"):  # positive floats: the files do not say their domain
+        np.save(data / name, np.sqrt(gamma_speckle(clean, 1.0, seed=rng)).astype(np.float32))
+    (data / "notes.txt").write_text("not an image")
+    base = ["compare", "--data", str(data), "--methods", "boxcar", "--no-progress", "--no-figures"]
+
+    assert main(base + ["--out", str(tmp_path / "none")]) == 2  # without --domain: nothing readable
+    assert "holds no readable image" in capsys.readouterr().err
+
+    noisy_enl = {}
+    for domain in ("amplitude", "intensity"):
+        out = tmp_path / domain
+        assert main(base + ["--out", str(out), "--domain", domain]) == 0
+        assert "notes.txt" in capsys.readouterr().err  # skipped, as the library skips it
+        payload = json.loads((out / "results.json").read_text())
+        assert payload["config"]["images"] == ["a.npy", "b.npy"]
+        noisy_enl[domain] = [r["enl"] for r in payload["records"] if r["method"] == "noisy"]
+    # Amplitude files are squared into intensity (ENL about 1 for single-look speckle); read as
+    # intensity, the same values are the square root of single-look speckle (ENL about 3.6).
+    assert all(0.7 < enl < 1.4 for enl in noisy_enl["amplitude"]), noisy_enl
+    assert all(enl > 2.5 for enl in noisy_enl["intensity"]), noisy_enl
+
+    assert main(["compare", "--data", str(data / "notes.txt"), "--methods", "boxcar",
+                 "--out", str(tmp_path / "bad"), "--domain", "intensity"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "notes.txt" in err[0] and err[0].startswith("s2v compare: error:")

@@ -13,8 +13,8 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from s2v import metrics
 from s2v.baselines import denoise_boxcar, denoise_median
-from s2v.compare import (CompareResults, Rule, add_compare_arguments, compare, compare_main,
-                         conclude, resolve_methods)
+from s2v.cli import add_compare_arguments, compare_main
+from s2v.compare import CompareResults, Rule, compare, conclude, resolve_methods
 from s2v.roi import load_regions, save_regions
 from s2v.simulate import gamma_speckle
 

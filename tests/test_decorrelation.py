@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 from scipy.io import loadmat, savemat
 
+from s2v.cli import add_decorrelate_arguments, decorrelate_main
 from s2v.decorrelation import (
     AUTO_TARGET_RHO,
-    add_decorrelate_arguments,
     decorrelate,
-    decorrelate_main,
     estimate_parameters,
     fit_profile,
     inspect_spectrum,
