@@ -6,8 +6,9 @@ modules (simulation, metrics, baselines, I/O) do not load TensorFlow.
 
 from __future__ import annotations
 
-import importlib
 import os
+
+from ._shared import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -15,23 +16,27 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _LAZY = {
-    "S2VConfig": "s2v.config",
-    "ConfigError": "s2v.config",
-    "Speckle2Void": "s2v.model",
-    "despeckle": "s2v.pipeline",
-    "load_model": "s2v.pipeline",
-    "list_checkpoints": "s2v.pipeline",
-    "train": "s2v.training",
+    "S2VConfig": "config",
+    "ConfigError": "config",
+    "Speckle2Void": "model",
+    "despeckle": "pipeline",
+    "despeckle_folder": "pipeline",
+    "load_model": "pipeline",
+    "list_checkpoints": "pipeline",
+    "train": "training",
 }
 
+#: Functions of s2v.pipeline that import Keras when called: Keras is imported quietly
+#: (:func:`s2v._tensorflow.quiet_import`) before they are handed out.
+_KERAS_ON_CALL = ("despeckle", "despeckle_folder", "load_model")
+
+
+def _before(name):
+    if name in _KERAS_ON_CALL:
+        from ._tensorflow import quiet_import
+
+        quiet_import()
+
+
 __all__ = [*_LAZY, "__version__"]
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 's2v' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, _before)

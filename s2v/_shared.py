@@ -1,15 +1,48 @@
-"""Locations outside the code: the shipped checkpoints and the optional shared real-data folder."""
+"""Package plumbing: lazily imported public names, the shipped checkpoints, the shared data folder."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.resources
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 #: Top-level package that carries the shipped checkpoints as package data.
 CHECKPOINT_PACKAGE = "s2v_checkpoint"
+
+
+def lazy_exports(package: str, names: Mapping[str, str], before: Callable[[str], None] | None = None):
+    """``__getattr__`` and ``__dir__`` of a package whose public names load on first use.
+
+    Parameters
+    ----------
+    package : str
+        The package's ``__name__``.
+    names : mapping of str to str
+        Public name -> submodule that defines it, relative to ``package`` (``"config"``).
+    before : callable, optional
+        Called with the name before its submodule is imported.
+
+    Returns
+    -------
+    (__getattr__, __dir__)
+        To assign at the package's top level (PEP 562).
+    """
+    def __getattr__(name):
+        if name in names:
+            if before is not None:
+                before(name)
+            return getattr(importlib.import_module(f"{package}.{names[name]}"), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def __dir__():
+        module = importlib.import_module(package)
+        return sorted(set(vars(module)) | set(names))
+
+    return __getattr__, __dir__
 
 
 def repo_root() -> Path:

@@ -29,6 +29,10 @@ from __future__ import annotations
 
 import math
 
+from ._tensorflow import quiet_import
+
+quiet_import()  # before Keras: TensorFlow's start-up lines dropped
+
 import keras
 from keras import ops
 

@@ -26,6 +26,10 @@ class ConfigError(ValueError):
     """Raised when a configuration has one or more invalid fields (all listed)."""
 
 
+class _WrongKindError(ConfigError, TypeError):
+    """A configuration that is neither the configuration class, a dict nor a preset name."""
+
+
 class _Mismatch(Exception):
     """A value that does not have the type of its field (message: the problem)."""
 
@@ -175,6 +179,48 @@ class ValidatedConfig:
         Called after the generic type check: every field has the type of its annotation.
         """
         raise NotImplementedError
+
+    # Rules shared by the configurations' validate(); each returns a list of problems.
+    def _positive(self, *names: str) -> list[str]:
+        """A problem for each field of ``names`` that is not > 0."""
+        return [f"{name} must be positive, got {getattr(self, name)!r}" for name in names
+                if not getattr(self, name) > 0]
+
+    def _at_least(self, **minimums) -> list[str]:
+        """A problem for each field below its minimum (``name=minimum``)."""
+        return [f"{name} must be >= {minimum}, got {getattr(self, name)!r}"
+                for name, minimum in minimums.items() if getattr(self, name) < minimum]
+
+    def _one_of(self, name: str, choices) -> list[str]:
+        """A problem, with a "did you mean" hint, when the field is not one of ``choices``."""
+        value = getattr(self, name)
+        if value in choices:
+            return []
+        hint = difflib.get_close_matches(str(value), choices, n=1)
+        return [f"{name} must be one of {list(choices)}, got {value!r}"
+                + (f" (did you mean {hint[0]!r}?)" if hint else "")]
+
+    def _seed_in_range(self) -> list[str]:
+        """A problem when ``seed`` does not fit numpy's and Keras' 32-bit seeds."""
+        return [] if 0 <= self.seed < 2**32 else [f"seed must be in [0, 2**32), got {self.seed!r}"]
+
+    @classmethod
+    def coerce(cls, config, default: str):
+        """``config`` as an instance: itself, a preset name, a dict of fields, or ``None``.
+
+        ``None`` gives the preset ``default``. Anything else raises a :class:`ConfigError`
+        that is also a ``TypeError``.
+        """
+        if config is None:
+            return cls.from_preset(default)
+        if isinstance(config, str):
+            return cls.from_preset(config)
+        if isinstance(config, dict):
+            return cls.from_dict(config)
+        if not isinstance(config, cls):
+            raise _WrongKindError(f"config must be an {cls.__name__}, a dict or a preset name, "
+                                  f"got {type(config).__name__}")
+        return config
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any):
@@ -329,19 +375,16 @@ class S2VConfig(ValidatedConfig):
         Types are checked before, from the annotations (:class:`ValidatedConfig`): here
         every integer field is an ``int``, every float a finite ``float``.
         """
-        problems = []
-        for name in ("filters", "batch_size", "steps_per_epoch", "total_steps", "checkpoint_every",
-                     "pixel_shuffle", "looks", "clip", "norm", "learning_rate"):
-            if not getattr(self, name) > 0:
-                problems.append(f"{name} must be positive, got {getattr(self, name)!r}")
+        problems = self._positive("filters", "batch_size", "steps_per_epoch", "total_steps",
+                                  "checkpoint_every", "pixel_shuffle", "looks", "clip", "norm",
+                                  "learning_rate")
+        problems += self._seed_in_range()
         if self.depth < 2:
             problems.append(f"depth must be >= 2 (conv_0 and conv_last), got {self.depth!r}")
         if self.patch_size < 8:
             problems.append(f"patch_size must be at least 8, got {self.patch_size!r}")
         if self.k_penalty_tv < 0:
             problems.append(f"k_penalty_tv must be >= 0, got {self.k_penalty_tv!r}")
-        if not 0 <= self.seed < 2**32:
-            problems.append(f"seed must be in [0, 2**32), got {self.seed!r}")
         if len(self.shift_list) == 0 or len(self.shift_list) != len(self.prob):
             problems.append(
                 f"shift_list and prob must be non-empty and of equal length, got "
@@ -350,14 +393,8 @@ class S2VConfig(ValidatedConfig):
             problems.append(f"shift_list values must be 1 or 3 (reference units), got {list(self.shift_list)}")
         if self.prob and (any(p < 0 for p in self.prob) or abs(sum(self.prob) - 1.0) > 1e-6):
             problems.append(f"prob must be non-negative and sum to 1, got {list(self.prob)}")
-        if self.normalization not in ("fixed", "median"):
-            hint = difflib.get_close_matches(self.normalization, ("fixed", "median"), n=1)
-            problems.append(f"normalization must be 'fixed' or 'median', got {self.normalization!r}"
-                            + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-        if self.lr_schedule not in LR_SCHEDULES:
-            hint = difflib.get_close_matches(self.lr_schedule, LR_SCHEDULES, n=1)
-            problems.append(f"lr_schedule must be one of {list(LR_SCHEDULES)}, got {self.lr_schedule!r}"
-                            + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+        problems += self._one_of("normalization", ("fixed", "median"))
+        problems += self._one_of("lr_schedule", LR_SCHEDULES)
         return problems
 
     # -- geometry ---------------------------------------------------------------

@@ -30,6 +30,10 @@ import json
 import os
 from pathlib import Path
 
+from ._tensorflow import quiet_import
+
+quiet_import()  # before Keras: TensorFlow's start-up lines dropped
+
 import keras
 
 __all__ = ["STRATEGIES", "make_strategy", "replica_batch_size", "distribute_dataset", "is_chief",
@@ -136,7 +140,7 @@ def distribute_dataset(strategy, sampler, start_step: int, stop_step: int):
     config = sampler.config
     per_replica = replica_batch_size(config.batch_size, strategy)
     p = config.patch_size
-    planes = 4 if sampler.supervised else 3  # s2v.model.TRAINING_PLANES
+    planes = 4 if sampler.supervised else 3  # s2v.batches.TRAINING_PLANES
 
     def dataset_fn(context):
         local = strategy.num_replicas_in_sync // context.num_input_pipelines
@@ -145,7 +149,7 @@ def distribute_dataset(strategy, sampler, start_step: int, stop_step: int):
 
         def generate():
             for step in range(start_step, stop_step):
-                # One tensor, planes on the last axis: see s2v.model.pack_batch for why.
+                # One tensor, planes on the last axis: see s2v.batches.pack_batch for why.
                 yield sampler.training_batch(step)[rows].reshape(local, per_replica, p, p, planes)
 
         spec = tf.TensorSpec((local, per_replica, p, p, planes), tf.float32)

@@ -8,19 +8,28 @@ The network and its loss are written with ``keras.ops``: the model trains
 (``fit``, through :meth:`Speckle2Void.compute_loss`) and predicts under any
 Keras backend (``KERAS_BACKEND=tensorflow``, the default and tested one,
 ``jax`` or ``torch``), and a ``.keras`` file written under one loads under
-another.
+another. The NumPy side (normalisation, training batches) is :mod:`s2v.batches`; its
+names are also importable from here.
 """
 
 from __future__ import annotations
 
-import keras
 import numpy as np
+
+from ._tensorflow import quiet_import
+
+quiet_import()  # before Keras: TensorFlow's start-up lines dropped
+
+import keras
 from keras import layers, ops
 
 from . import __version__, bayes
-from .config import ConfigError, S2VConfig, shift_rows
+from .batches import (TRAINING_PLANES, apply_normalisation, draw_shift_rows,  # noqa: F401 (re-exported)
+                      normalisation_constants, normalise_intensity, pack_batch, to_mosaic)
+from .config import ConfigError, S2VConfig
 from .distribute import scale_loss_for_replicas, step_logs
 from .nets import CausalBranch, rotate, shift_down
+from .transforms import pixel_shuffle
 from .utils import check_intensity
 
 __all__ = ["Speckle2Void", "normalise_intensity", "MAP_NAMES", "TRAINING_PLANES", "pack_batch",
@@ -30,109 +39,6 @@ __all__ = ["Speckle2Void", "normalise_intensity", "MAP_NAMES", "TRAINING_PLANES"
 MAP_NAMES = ("posterior_mean", "prior_mean", "alpha", "beta", "posterior_std")
 
 _DEFAULT_TILE = 512
-
-
-def normalise_intensity(intensity: np.ndarray, config: S2VConfig):
-    """Scale an intensity image for the network and find its point targets.
-
-    Parameters
-    ----------
-    intensity : ndarray, (H, W) float32
-        Intensity in the data's own units.
-    config : S2VConfig
-        Gives ``normalization``, ``norm`` and ``clip``.
-
-    Returns
-    -------
-    normalised : ndarray, (H, W) float32
-        ``intensity / scale`` with point targets replaced by the median of the
-        other normalised pixels (the reference's treatment).
-    valid : ndarray, (H, W) bool
-        False on point targets (excluded from the loss).
-    scale : float
-        The divisor used (``norm``, or the image median).
-    """
-    constants = normalisation_constants(intensity, config)
-    return (*apply_normalisation(intensity, *constants), constants[0])
-
-
-def normalisation_constants(intensity: np.ndarray, config: S2VConfig):
-    """Whole-image constants of :func:`normalise_intensity`: ``(scale, clip_value, fill)``.
-
-    Computed once per image, so that tiles normalised separately with
-    :func:`apply_normalisation` match the whole image exactly. Memory: one
-    temporary copy of the image at most (for the medians).
-    """
-    if config.normalization == "fixed":
-        scale = float(config.norm)
-        clip_value = float(config.clip)
-    else:
-        scale = float(np.median(intensity))
-        if not scale > 0:  # mostly-zero images (masked screenshots): use the non-zero part
-            positive = intensity[intensity > 0]
-            scale = float(np.median(positive)) if positive.size else 1.0
-        clip_value = float(config.clip) * scale
-    clip_value = min(clip_value, float(np.finfo(np.float32).max))  # compared in float32
-    targets = intensity > np.float32(clip_value)
-    fill = 0.0
-    if targets.any():
-        rest = np.divide(intensity[~targets], np.float32(scale), dtype=np.float32)
-        fill = float(np.median(rest, overwrite_input=True)) if rest.size else 0.0
-    return scale, clip_value, fill
-
-
-def apply_normalisation(intensity: np.ndarray, scale: float, clip_value: float, fill: float):
-    """``(normalised, valid)`` of an image or a tile, with constants from :func:`normalisation_constants`."""
-    targets = intensity > np.float32(clip_value)
-    normalised = np.divide(intensity, np.float32(scale), dtype=np.float32)
-    normalised[targets] = fill
-    return normalised, ~targets
-
-
-#: Planes of a training batch, on its last axis (see :func:`pack_batch`); ``target`` only
-#: when supervised.
-TRAINING_PLANES = ("noisy", "valid", "shift", "target")
-
-
-def draw_shift_rows(config: S2VConfig, step: int) -> int:
-    """Rows of the vertical blind-spot shift of training step ``step``.
-
-    Drawn from ``shift_list``/``prob`` by a numpy generator keyed by
-    ``(seed, step)`` (a stream of its own, apart from the patches'), so a
-    resumed run draws the same shifts, and every backend the same ones.
-    """
-    u = np.random.default_rng([int(config.seed), int(step), 1]).random()
-    index = min(int(np.sum(np.cumsum(config.prob) <= u)), len(config.shift_list) - 1)
-    return shift_rows(config.shift_list[index])
-
-
-def pack_batch(noisy, valid, rows, target=None) -> np.ndarray:
-    """One training batch as one float32 array (B, P, P, 3 or 4), planes :data:`TRAINING_PLANES`.
-
-    Parameters
-    ----------
-    noisy, valid, target : arrays (B, P, P, 1)
-        Normalised noisy intensity, loss mask (False on point targets and
-        padding), and for supervised training the normalised clean intensity.
-    rows : int or array (B,)
-        Blind-spot shift of the vertical branches, in rows (see
-        :func:`draw_shift_rows`); it travels as a constant plane.
-
-    Notes
-    -----
-    One tensor rather than a tuple: ``fit`` hands it whole to
-    :meth:`Speckle2Void.call` (which reads the noisy and shift planes) and to
-    :meth:`Speckle2Void.compute_loss` (which reads the rest), on every
-    backend; and Keras 3 reduces a whole first batch across workers with a
-    call that accepts a single distributed tensor but not a tuple of them
-    (MultiWorkerMirroredStrategy).
-    """
-    noisy = np.asarray(noisy, np.float32)
-    rows = np.broadcast_to(np.asarray(rows, np.float32).reshape(-1, 1, 1, 1), noisy.shape)
-    planes = [noisy, np.asarray(valid, np.float32), rows]
-    if target is not None:
-        planes.append(np.asarray(target, np.float32))
-    return np.concatenate(planes, axis=-1)
 
 
 def unpack_batch(batch):
@@ -146,24 +52,6 @@ def unpack_batch(batch):
                          f"got {channels}")
     target = batch[..., 3:4] if channels == 4 else None
     return batch[..., 0:1], batch[..., 1:2], ops.cast(batch[:, 0, 0, 2], "int32"), target
-
-
-def to_mosaic(image: np.ndarray, stride: int):
-    """Pixel-shuffle mosaic of an (H, W) image: :func:`s2v.transforms.pixel_unshuffle`.
-
-    Zero padding to multiples of ``stride``, not reflection: a reflected copy of a border
-    pixel could land in the receptive field of that very pixel and leak it past the blind spot.
-
-    Returns
-    -------
-    mosaic : ndarray
-        The mosaic of the stride x stride sub-images.
-    inside : ndarray of bool
-        False on the padding (excluded from the training loss).
-    """
-    from .transforms import pixel_unshuffle
-
-    return pixel_unshuffle(image, stride)
 
 
 @keras.saving.register_keras_serializable(package="s2v")
@@ -192,14 +80,7 @@ class Speckle2Void(keras.Model):
 
     def __init__(self, config=None, *, batched_rotations: bool = False, **kwargs):
         super().__init__(**kwargs)
-        if config is None:
-            config = S2VConfig.from_preset("paper")
-        elif isinstance(config, str):
-            config = S2VConfig.from_preset(config)
-        elif isinstance(config, dict):
-            config = S2VConfig.from_dict(config)
-        elif not isinstance(config, S2VConfig):
-            raise ConfigError(f"config must be an S2VConfig, a dict or a preset name, got {type(config).__name__}")
+        config = S2VConfig.coerce(config, "paper")
         self.s2v_config = config
         self.batched_rotations = bool(batched_rotations)
         f = config.filters
@@ -368,11 +249,59 @@ class Speckle2Void(keras.Model):
             raise ValueError(f"looks must be a finite positive number, got {looks}")
         stride = self.s2v_config.pixel_shuffle
         if stride > 1:
-            from .transforms import pixel_shuffle
-
             maps = self._maps(to_mosaic(y, stride)[0], looks, tile_size, outputs, progress)
             return {name: pixel_shuffle(value, stride, shape=y.shape) for name, value in maps.items()}
         return self._maps(y, looks, tile_size, outputs, progress)
+
+    def predict(self, x, *, looks=None, tile_size=None, progress=True):
+        """Despeckle an intensity image or a stack of them: the posterior-mean estimate.
+
+        Unlike :meth:`keras.Model.predict`, whose outputs would be the raw ``[alpha, beta]``
+        maps of an already normalised batch, this returns the estimate in the input's units:
+        ``predict_maps(x, outputs=("posterior_mean",))["posterior_mean"]``, frame by frame
+        for a stack. ``fit`` and ``evaluate`` do not use this method; the raw maps of a
+        normalised (B, H, W, 1) batch are ``model(x)`` or :meth:`predict_on_batch`.
+
+        Parameters
+        ----------
+        x : array_like, (H, W) or (N, H, W)
+            Noisy **intensity** (>= 0, finite), any size (:meth:`predict_maps`).
+        looks, tile_size, progress
+            As in :meth:`predict_maps`.
+
+        Returns
+        -------
+        ndarray, float32, the shape of ``x``
+            Despeckled **intensity** (point targets copied back).
+
+        Raises
+        ------
+        ValueError
+            ``x`` is not an (H, W) image or an (N, H, W) stack (a trailing axis of size 1 is
+            refused as a channel axis), or a frame is not a valid intensity.
+        """
+        array = np.asarray(x)
+        if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] == 1):
+            raise ValueError(
+                f"predict: expected an (H, W) intensity image or an (N, H, W) stack of them, got shape "
+                f"{array.shape}; drop a channel axis first, and call the model itself (model(x)) for "
+                "the raw [alpha, beta] outputs of a normalised (B, H, W, 1) batch")
+
+        def estimate(image):
+            return self.predict_maps(image, looks=looks, tile_size=tile_size, outputs=("posterior_mean",),
+                                     progress=progress)["posterior_mean"]
+
+        if array.ndim == 2:
+            return estimate(array)
+        if array.shape[0] == 0:
+            raise ValueError(f"predict: the stack holds no frame (shape {array.shape})")
+        frames = []
+        for index, frame in enumerate(array):
+            try:
+                frames.append(estimate(frame))
+            except ValueError as exc:
+                raise ValueError(f"frame {index} of the stack: {exc}") from None
+        return np.stack(frames)
 
     def _maps(self, y, looks, tile_size, outputs, progress):
         """The requested maps of an (H, W) intensity image, by exact overlapping tiles.

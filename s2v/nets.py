@@ -16,6 +16,10 @@ Everything is written with ``keras.ops``: the layers run under TensorFlow
 
 from __future__ import annotations
 
+from ._tensorflow import quiet_import
+
+quiet_import()  # before Keras: TensorFlow's start-up lines dropped
+
 import keras
 from keras import layers, ops
 

@@ -1,7 +1,7 @@
 """Training patches for Speckle2Void: sampling and the ``tf.data`` pipeline.
 
 Domain: intensity in, **normalised intensity** out (see
-:func:`s2v.model.normalise_intensity`). Images are kept whole in memory once
+:func:`s2v.batches.normalise_intensity`). Images are kept whole in memory once
 (memory proportional to the data, not to patches x images, unlike the
 reference which pre-extracts 2000 patches of 256x256 per image); each batch is
 cut at random positions, with a generator keyed by ``(seed, step)`` so that a
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import S2VConfig
-from .model import draw_shift_rows, normalise_intensity, pack_batch, to_mosaic
+from .batches import draw_shift_rows, normalise_intensity, pack_batch, to_mosaic
 from .utils import check_intensity
 
 __all__ = ["PatchSampler", "make_dataset"]
@@ -124,7 +124,7 @@ class PatchSampler:
         """The batch of step ``step`` as ``fit`` takes it: one (B, P, P, 3 or 4) float32 array.
 
         The planes of :meth:`batch` and the step's blind-spot shift
-        (:func:`s2v.model.draw_shift_rows`), packed by :func:`s2v.model.pack_batch`.
+        (:func:`s2v.batches.draw_shift_rows`), packed by :func:`s2v.batches.pack_batch`.
         """
         noisy, valid, *target = self.batch(step)
         return pack_batch(noisy, valid, draw_shift_rows(self.config, step), *target)

@@ -27,11 +27,16 @@ import math
 import os
 from pathlib import Path
 
-import keras
 import numpy as np
+
+from ._tensorflow import quiet_import
+
+quiet_import()  # before Keras: TensorFlow's start-up lines dropped
+
+import keras
 import tensorflow as tf
 
-from .config import ConfigError, S2VConfig
+from .config import S2VConfig
 from .model import Speckle2Void
 from .patches import PatchSampler, make_dataset
 from .utils import FolderLock, atomic_write_text, check_intensity, check_number, domain_of
@@ -187,16 +192,6 @@ class ValidationMonitor(keras.callbacks.Callback):
             logs["val_enl"] = value
 
 
-def _as_config(config) -> S2VConfig:
-    if config is None:
-        return S2VConfig.from_preset("cpu")
-    if isinstance(config, str):
-        return S2VConfig.from_preset(config)
-    if isinstance(config, dict):
-        return S2VConfig.from_dict(config)
-    return config
-
-
 def _load_intensities(images, domain=None) -> list[np.ndarray]:
     """Arrays pass through; paths are read with s2v.io and prepared as at prediction.
 
@@ -222,7 +217,26 @@ def _load_intensities(images, domain=None) -> list[np.ndarray]:
     return out
 
 
-def _resume_point(resume, checkpoint_dir: Path) -> Path | None:
+def run_limits(config, total_steps, out_dir) -> tuple[int, Path]:
+    """``(total, out_dir)`` of a training call, checked before anything is written.
+
+    ``total`` is ``total_steps`` (an integer) or, when None, ``config.total_steps``;
+    ``out_dir`` must not be an existing file.
+    """
+    total = config.total_steps if total_steps is None else check_number(total_steps, "total_steps",
+                                                                         integer=True)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"{out_dir}: the training folder is an existing file")
+    return total, out_dir
+
+
+def resume_point(resume, checkpoint_dir: Path) -> Path | None:
+    """The checkpoint a run resumes from, or None.
+
+    ``resume=True``: the newest in ``checkpoint_dir``; False or None: none; otherwise the
+    file ``resume``, which must exist.
+    """
     if resume is True:
         return latest_checkpoint(checkpoint_dir)
     if resume is False or resume is None:
@@ -258,10 +272,34 @@ def _load_checkpoint(path: Path, config: S2VConfig) -> Speckle2Void:
         model = load_model(path, compile=True)  # safe mode; a foreign or broken file is refused
     for warning in caught:
         warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    check_resumable(model, model.s2v_config, config, path)
+    return model
+
+
+def fit_span(step: int, total: int, per_epoch: int) -> tuple[int, int, int]:
+    """``(epoch, steps_per_epoch, epochs)`` of the next ``fit`` call, from ``step`` towards ``total``.
+
+    A partial epoch after a mid-epoch resume (or at the end), otherwise every whole epoch
+    left, so Keras' epoch numbers stay those of an uninterrupted run.
+    """
+    epoch, offset = divmod(step, per_epoch)
+    if offset or total - step < per_epoch:
+        return epoch, min(per_epoch - offset, total - step), 1
+    return epoch, per_epoch, (total - step) // per_epoch
+
+
+def check_resumable(model, saved, config, path) -> None:
+    """Refuse a checkpoint without optimizer state, or whose configuration is not ``config``.
+
+    ``saved`` is the checkpoint's configuration (an :class:`S2VConfig` or
+    :class:`s2v.apbsn.APBSNConfig`); ``total_steps`` may grow between sessions (train
+    longer), every other field must match. Raises ``ValueError`` naming ``path`` and every
+    differing field.
+    """
     if getattr(model, "optimizer", None) is None or not model.optimizer.built:
-        raise ValueError(f"{path}: has no optimizer state to resume from (a final model.keras "
+        raise ValueError(f"{path}: has no optimizer state to resume from (a final or shipped model "
                          "rather than a checkpoint?)")
-    saved = model.s2v_config.replace(total_steps=config.total_steps)
+    saved = saved.replace(total_steps=config.total_steps)
     if saved != config:
         ours, theirs = config.to_dict(), saved.to_dict()
         changed = ", ".join(f"{k}: {theirs[k]!r} in the checkpoint, {ours[k]!r} requested"
@@ -270,7 +308,6 @@ def _load_checkpoint(path: Path, config: S2VConfig) -> Speckle2Void:
             f"{path}: checkpoint configuration differs from the requested one ({changed}); train "
             "into a new folder, or resume with the checkpoint's own configuration (the config.json "
             "next to its checkpoints/ folder)")
-    return model
 
 
 def diverged_error(exc: "TrainingDivergedError", out_dir, checkpoint_dir, learning_rate: float,
@@ -340,14 +377,8 @@ def train(images, config=None, *, out_dir, targets=None, resume=True, total_step
         The loss became NaN or Inf (e.g. a learning rate far too large): the newest
         checkpoint with finite weights is kept, ``model.keras`` is not written.
     """
-    config = _as_config(config)
-    if not isinstance(config, S2VConfig):
-        raise ConfigError(f"config must be an S2VConfig, a dict or a preset name, got {type(config).__name__}")
-    total = config.total_steps if total_steps is None else check_number(total_steps, "total_steps",
-                                                                         integer=True)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise NotADirectoryError(f"{out_dir}: the training folder is an existing file")
+    config = S2VConfig.coerce(config, "cpu")
+    total, out_dir = run_limits(config, total_steps, out_dir)
     checkpoint_dir = out_dir / "checkpoints"
     write_dir = out_dir
     if strategy is not None:
@@ -375,7 +406,7 @@ def train(images, config=None, *, out_dir, targets=None, resume=True, total_step
 
 def _train_locked(config, total, sampler, intensities, out_dir, write_dir, checkpoint_dir, resume,
                   validation, tensorboard, verbose, strategy, batched_rotations, callbacks):
-    start_from = _resume_point(resume, checkpoint_dir)
+    start_from = resume_point(resume, checkpoint_dir)
     scope = strategy.scope() if strategy is not None else _null_scope()
     with scope:
         if start_from is not None:
@@ -405,12 +436,7 @@ def _train_locked(config, total, sampler, intensities, out_dir, write_dir, check
     per_epoch = config.steps_per_epoch
     try:
         while step < total:
-            # A partial epoch after a mid-epoch resume (or at the end), otherwise whole epochs.
-            epoch, offset = divmod(step, per_epoch)
-            if offset or total - step < per_epoch:
-                n_steps, n_epochs = min(per_epoch - offset, total - step), 1
-            else:
-                n_steps, n_epochs = per_epoch, (total - step) // per_epoch
+            epoch, n_steps, n_epochs = fit_span(step, total, per_epoch)
             if strategy is None:
                 dataset = make_dataset(sampler, step, step + n_steps * n_epochs)
             else:

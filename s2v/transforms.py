@@ -111,70 +111,70 @@ def pixel_shuffle(mosaic, stride, *, shape=None):
 @functools.cache
 def _keras_layers():
     """Define (once) and register the Keras layer pair; returns ``{name: class}``."""
+    from ._tensorflow import quiet_import
+
+    quiet_import()
     import keras
     from keras import ops
 
-    def split(inputs, stride, name):
-        """Static or dynamic (B, H, W, C) and the sub-image size, H and W checked when static."""
-        static = tuple(inputs.shape)
-        if len(static) != 4:
-            raise ValueError(f"{name}: expected a (B, H, W, C) tensor, got shape {static}")
-        for axis, side in (("H", static[1]), ("W", static[2])):
-            if side is not None and side % stride:
-                raise ValueError(f"{name}: {axis} = {side} is not a multiple of the stride {stride}; "
-                                 "pad the image first (s2v.transforms.pixel_unshuffle pads with zeros)")
-        batch, rows, cols, channels = (static[i] if static[i] is not None else ops.shape(inputs)[i]
-                                       for i in range(4))
-        return batch, rows, cols, channels
+    class Rearrange(keras.layers.Layer):
+        """(B, H, W, C) -> same shape, pixels moved between the image and its mosaic.
+
+        The 6-D view of :meth:`grid` is transposed by (0, 2, 1, 4, 3, 5) and flattened back;
+        H and W must be multiples of ``stride`` (checked when static).
+        """
+
+        def __init__(self, stride, **kwargs):
+            super().__init__(**kwargs)
+            self.stride = _check_stride(stride)
+
+        def grid(self, rows, cols):
+            """The (rows, cols) split of the 6-D view, without the batch and channel axes."""
+            raise NotImplementedError
+
+        def call(self, inputs):
+            static = tuple(inputs.shape)
+            name, s = type(self).__name__, self.stride
+            if len(static) != 4:
+                raise ValueError(f"{name}: expected a (B, H, W, C) tensor, got shape {static}")
+            for axis, side in (("H", static[1]), ("W", static[2])):
+                if side is not None and side % s:
+                    raise ValueError(f"{name}: {axis} = {side} is not a multiple of the stride {s}; "
+                                     "pad the image first (s2v.transforms.pixel_unshuffle pads with zeros)")
+            batch, rows, cols, channels = (static[i] if static[i] is not None else ops.shape(inputs)[i]
+                                           for i in range(4))
+            x = ops.reshape(inputs, (batch, *self.grid(rows, cols), channels))
+            x = ops.transpose(x, (0, 2, 1, 4, 3, 5))
+            return ops.reshape(x, (batch, rows, cols, channels))
+
+        def compute_output_shape(self, input_shape):
+            return tuple(input_shape)
+
+        def get_config(self):
+            return {**super().get_config(), "stride": self.stride}
 
     @keras.saving.register_keras_serializable(package="s2v")
-    class PixelUnshuffle(keras.layers.Layer):
+    class PixelUnshuffle(Rearrange):
         """(B, H, W, C) images to their stride x stride mosaics, same shape (see the module).
 
         Equal to :func:`pixel_unshuffle` applied to each image and channel; H and W must be
         multiples of ``stride`` (no padding here). Any dtype; no weights.
         """
 
-        def __init__(self, stride, **kwargs):
-            super().__init__(**kwargs)
-            self.stride = _check_stride(stride)
-
-        def call(self, inputs):
+        def grid(self, rows, cols):
             s = self.stride
-            batch, rows, cols, channels = split(inputs, s, "PixelUnshuffle")
-            x = ops.reshape(inputs, (batch, rows // s, s, cols // s, s, channels))
-            x = ops.transpose(x, (0, 2, 1, 4, 3, 5))
-            return ops.reshape(x, (batch, rows, cols, channels))
-
-        def compute_output_shape(self, input_shape):
-            return tuple(input_shape)
-
-        def get_config(self):
-            return {**super().get_config(), "stride": self.stride}
+            return rows // s, s, cols // s, s
 
     @keras.saving.register_keras_serializable(package="s2v")
-    class PixelShuffle(keras.layers.Layer):
+    class PixelShuffle(Rearrange):
         """Exact inverse of :class:`PixelUnshuffle`: (B, H, W, C) mosaics back to images.
 
         Equal to :func:`pixel_shuffle` (without cropping) on each image and channel.
         """
 
-        def __init__(self, stride, **kwargs):
-            super().__init__(**kwargs)
-            self.stride = _check_stride(stride)
-
-        def call(self, inputs):
+        def grid(self, rows, cols):
             s = self.stride
-            batch, rows, cols, channels = split(inputs, s, "PixelShuffle")
-            x = ops.reshape(inputs, (batch, s, rows // s, s, cols // s, channels))
-            x = ops.transpose(x, (0, 2, 1, 4, 3, 5))
-            return ops.reshape(x, (batch, rows, cols, channels))
-
-        def compute_output_shape(self, input_shape):
-            return tuple(input_shape)
-
-        def get_config(self):
-            return {**super().get_config(), "stride": self.stride}
+            return s, rows // s, s, cols // s
 
     return {"PixelUnshuffle": PixelUnshuffle, "PixelShuffle": PixelShuffle}
 

@@ -36,6 +36,18 @@ def test_unknown_key_gets_a_hint():
         S2VConfig.from_preset("papr")
 
 
+def test_coerce_takes_a_config_a_preset_name_a_dict_or_none():
+    cpu = S2VConfig.from_preset("cpu")
+    assert S2VConfig.coerce(None, "cpu") == cpu and S2VConfig.coerce("cpu", "paper") == cpu
+    assert S2VConfig.coerce(cpu.to_dict(), "paper") == cpu and S2VConfig.coerce(cpu, "paper") is cpu
+    for error in (ConfigError, TypeError):  # both, as the model and AP-BSN raised before
+        with pytest.raises(error, match="config must be an S2VConfig, a dict or a preset name, got int"):
+            S2VConfig.coerce(3, "cpu")
+    with pytest.raises(ConfigError, match="normalization must be one of \\['fixed', 'median'\\], got "
+                                          "'fixd' \\(did you mean 'fixed'\\?\\)"):
+        S2VConfig.coerce({"normalization": "fixd"}, "cpu")
+
+
 def test_json_round_trip(tmp_path):
     c = S2VConfig.from_preset("cpu", looks=4.0)
     path = c.save(tmp_path / "config.json")

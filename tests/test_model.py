@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from s2v.batches import draw_shift_rows, pack_batch, to_mosaic
 from s2v.config import S2VConfig
-from s2v.model import Speckle2Void, draw_shift_rows, pack_batch, total_variation
+from s2v.model import Speckle2Void, total_variation
 from s2v.nets import rotate, shift_down
 
 TINY = dict(filters=8, depth=4)  # same geometry as the presets, cheap enough for full Jacobians
@@ -115,6 +116,31 @@ def test_bad_inputs_give_clear_errors(bad, message):
         model.predict_maps(bad, progress=False)
 
 
+@pytest.mark.parametrize("pixel_shuffle", [1, 2])
+def test_predict_returns_the_posterior_mean_of_an_image_and_of_a_stack(pixel_shuffle, rng):
+    """``model.predict`` is the estimate, not Keras' raw outputs; odd sizes, stacks frame by frame."""
+    model = _model("cpu", **TINY, pixel_shuffle=pixel_shuffle)
+    stack = rng.gamma(1.0, 1.0, (3, 37, 45)).astype(np.float32)
+    expected = [model.predict_maps(frame, outputs=("posterior_mean",), progress=False)["posterior_mean"]
+                for frame in stack]
+    image = model.predict(stack[0], progress=False)
+    assert image.shape == (37, 45) and image.dtype == np.float32
+    np.testing.assert_array_equal(image, expected[0])
+    frames = model.predict(stack, progress=False)
+    assert frames.shape == stack.shape and frames.dtype == np.float32
+    np.testing.assert_array_equal(frames, np.stack(expected))
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.ones((1, 8, 8, 1)), r"\(H, W\) intensity image or an \(N, H, W\) stack"),
+    (np.ones((8, 8, 1)), "channel axis"), (np.ones(5), "got shape"), (np.ones((0, 4, 4)), "no frame"),
+    (np.stack([np.ones((4, 4)), -np.ones((4, 4))]), "frame 1 of the stack.*negative")])
+def test_predict_refuses_bad_inputs_clearly(bad, message):
+    model = _model("cpu", **TINY)
+    with pytest.raises(ValueError, match=message):
+        model.predict(bad, progress=False)
+
+
 def test_save_load_round_trip_is_identical(tmp_path, rng):
     import s2v
 
@@ -196,6 +222,14 @@ def test_dynamic_shift_equals_static_shift(rng):
         np.testing.assert_array_equal(per_image[b], np.asarray(shift_down(x, rows, 3))[b])
 
 
+def test_the_numpy_helpers_are_still_importable_from_the_model_module():
+    import s2v.batches
+    import s2v.model
+
+    for name in ("normalise_intensity", "TRAINING_PLANES", "pack_batch", "draw_shift_rows", "to_mosaic"):
+        assert getattr(s2v.model, name) is getattr(s2v.batches, name)
+
+
 def test_total_variation_is_tf_image_total_variation(rng):
     x = rng.gamma(1.0, 1.0, (3, 9, 7, 2)).astype(np.float32)
     np.testing.assert_array_equal(np.asarray(total_variation(x)), tf.image.total_variation(tf.constant(x)).numpy())
@@ -204,8 +238,6 @@ def test_total_variation_is_tf_image_total_variation(rng):
 @pytest.mark.parametrize("shape, stride", [((9, 7), 2), ((10, 13), 4), ((5, 5), 5)])
 def test_pixel_shuffle_mosaic_holds_every_pixel_once(shape, stride):
     """No pixel is duplicated (a copy in the receptive field would defeat the blind spot)."""
-    from s2v.model import to_mosaic
-
     image = np.arange(1, shape[0] * shape[1] + 1, dtype=np.float32).reshape(shape)
     mosaic, inside = to_mosaic(image, stride)
     assert sorted(mosaic[inside].tolist()) == sorted(image.ravel().tolist())
@@ -244,8 +276,6 @@ def test_blind_spot_is_exact_through_the_pixel_shuffle(stride, shape, rows, rng)
     the receptive field, and this fails (tried, rows 1: 15 of the 63 pixels see themselves at
     stride 2, 24 of 80 at stride 3).
     """
-    from s2v.model import to_mosaic
-
     model = _model("cpu", filters=4, depth=3, pixel_shuffle=stride)
     image = rng.gamma(1.0, 1.0, shape).astype(np.float32)
     jac = _image_jacobian(model, image, stride, to_mosaic, rows)

@@ -182,6 +182,16 @@ def test_ultrasound_psf_matches_the_physical_widths():
     assert step == pytest.approx(2 * np.pi * 0.5e6 * 2 * 0.05e-3 / 1540, rel=1e-4)
 
 
+def test_simulate_ultrasound_has_the_psf_defaults():
+    """The PSF keywords repeat in both public signatures: the defaults must stay the same."""
+    import inspect
+
+    psf = inspect.signature(ultrasound_psf).parameters
+    simulator = inspect.signature(simulate_ultrasound).parameters
+    shared = [name for name in psf if name != "truncation"]
+    assert shared and all(simulator[name].default == psf[name].default for name in shared)
+
+
 def test_ultrasound_blurred_echogenicity_is_the_expected_intensity():
     # A lateral step 1 -> 4; the column profile of the intensity, averaged over rows and
     # realisations (~600 independent samples per column, standard error ~4 %), follows the

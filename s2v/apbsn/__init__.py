@@ -55,9 +55,7 @@ The names are imported lazily: ``import s2v.apbsn`` loads neither TensorFlow nor
 
 from __future__ import annotations
 
-import importlib
-
-from s2v._shared import checkpoint_root
+from s2v._shared import checkpoint_root, lazy_exports
 
 #: The shipped AP-BSN model (trained on ultrasound B-mode; model card in the same folder).
 DEFAULT_CHECKPOINT = checkpoint_root() / "apbsn" / "apbsn.keras"
@@ -82,13 +80,4 @@ _LAZY = {
 }
 
 __all__ = [*_LAZY, "DEFAULT_CHECKPOINT"]
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 's2v.apbsn' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

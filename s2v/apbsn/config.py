@@ -6,7 +6,6 @@ This module imports neither TensorFlow nor Keras.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from typing import Any
 
@@ -66,14 +65,6 @@ def log_speckle_bias(looks: float = 1.0, statistic: str = "median") -> float:
     if statistic == "median":
         return float(math.log(special.gammaincinv(looks, 0.5) / looks))
     raise ValueError(f"statistic must be 'median' or 'mean', got {statistic!r}")
-
-
-def _is_integer(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,39 +134,25 @@ class APBSNConfig(ValidatedConfig):
     seed: int = 0
 
     def validate(self) -> list[str]:
-        """Return every problem of this configuration (empty when valid)."""
-        problems = []
-        for name, minimum in (("base_channels", 2), ("num_modules", 0), ("train_stride", 1),
-                              ("inference_stride", 1), ("pd_pad", 0), ("r3_passes", 0),
-                              ("patch_size", 8), ("batch_size", 1), ("total_steps", 1),
-                              ("checkpoint_every", 1), ("seed", 0)):
-            value = getattr(self, name)
-            if not _is_integer(value) or value < minimum:
-                problems.append(f"{name} must be an integer >= {minimum}, got {value!r}")
-        if _is_integer(self.seed) and self.seed >= 2**32:
-            problems.append(f"seed must be in [0, 2**32), got {self.seed!r}")
-        if _is_integer(self.base_channels) and self.base_channels % 2:
+        """Return every problem of the values of this configuration (empty when valid).
+
+        Types are checked before, from the annotations (:class:`s2v.config.ValidatedConfig`).
+        """
+        problems = self._positive("train_stride", "inference_stride", "batch_size", "total_steps",
+                                  "checkpoint_every", "looks", "learning_rate")
+        problems += self._at_least(base_channels=2, num_modules=0, pd_pad=0, r3_passes=0, patch_size=8)
+        problems += self._seed_in_range()
+        if self.base_channels % 2:
             problems.append(f"base_channels must be even (the tail halves it), got {self.base_channels}")
-        if not _is_number(self.r3_probability) or not 0.0 <= self.r3_probability <= 1.0:
+        if not 0.0 <= self.r3_probability <= 1.0:
             problems.append(f"r3_probability must be a number in [0, 1], got {self.r3_probability!r}")
-        if not isinstance(self.loss, str) or self.loss not in LOSSES:
-            hint = difflib.get_close_matches(str(self.loss), LOSSES, n=1)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-            problems.append(f"loss must be one of {LOSSES}, got {self.loss!r}{extra}")
-        for name in ("looks", "learning_rate"):
-            value = getattr(self, name)
-            if not _is_number(value) or value <= 0:
-                problems.append(f"{name} must be a finite number > 0, got {value!r}")
+        problems += self._one_of("loss", LOSSES)
         decay = self.decay_at
-        if not isinstance(decay, tuple) or not all(_is_number(v) and 0.0 < v < 1.0 for v in decay) \
-                or list(decay) != sorted(decay):
+        if not all(0.0 < v < 1.0 for v in decay) or list(decay) != sorted(decay):
             problems.append(f"decay_at must be increasing fractions in (0, 1), got {decay!r}")
-        augment = self.augment
-        if not isinstance(augment, tuple) or not all(isinstance(a, str) and a in AUGMENTATIONS
-                                                     for a in augment):
-            problems.append(f"augment entries must be among {AUGMENTATIONS}, got {augment!r}")
-        if _is_integer(self.patch_size) and _is_integer(self.train_stride) \
-                and self.train_stride > 0 and self.patch_size % self.train_stride:
+        if not all(a in AUGMENTATIONS for a in self.augment):
+            problems.append(f"augment entries must be among {AUGMENTATIONS}, got {self.augment!r}")
+        if self.train_stride > 0 and self.patch_size % self.train_stride:
             problems.append(f"patch_size ({self.patch_size}) must be a multiple of train_stride "
                             f"({self.train_stride}) so every training sub-image has the same size")
         return problems

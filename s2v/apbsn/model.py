@@ -19,6 +19,11 @@ Speckle2Void does for ``pixel_shuffle > 1``.
 from __future__ import annotations
 
 import numpy as np
+
+from s2v._tensorflow import quiet_import
+
+quiet_import()  # before Keras: TensorFlow's start-up lines dropped
+
 import keras
 from keras import ops
 
@@ -183,15 +188,7 @@ class APBSN(keras.Model):
 
     def __init__(self, config: APBSNConfig | dict | str | None = None, **kwargs):
         super().__init__(**kwargs)
-        if config is None:
-            config = APBSNConfig()
-        elif isinstance(config, str):
-            config = APBSNConfig.from_preset(config)
-        elif isinstance(config, dict):
-            config = APBSNConfig.from_dict(config)
-        elif not isinstance(config, APBSNConfig):
-            raise TypeError(f"config must be an APBSNConfig, a dict or a preset name, "
-                            f"got {type(config).__name__}")
+        config = APBSNConfig.coerce(config, "paper")
         self.config = config
         out_channels = 1 if config.loss == "log_l1" else 2
         self.bsn = BlindSpotNetwork(out_channels, config.base_channels, config.num_modules)

@@ -11,8 +11,13 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-import keras
 import numpy as np
+
+from s2v._tensorflow import quiet_import
+
+quiet_import()  # before Keras: TensorFlow's start-up lines dropped
+
+import keras
 
 from . import DEFAULT_CHECKPOINT
 from .config import check_looks

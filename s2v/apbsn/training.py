@@ -26,11 +26,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from s2v._tensorflow import quiet_import
+
+quiet_import()  # before Keras: TensorFlow's start-up lines dropped
+
 import keras
 
-from s2v.training import (CheckpointEvery, StopOnNonFiniteLoss, TrainingDivergedError, diverged_error,
-                          latest_checkpoint, save_model_atomic)
-from s2v.utils import FolderLock, check_number
+from s2v.training import (CheckpointEvery, StopOnNonFiniteLoss, TrainingDivergedError, check_resumable,
+                          diverged_error, fit_span, resume_point, run_limits, save_model_atomic)
+from s2v.utils import FolderLock
 
 from .config import APBSNConfig
 from .data import APBSNPatchSampler
@@ -47,19 +51,6 @@ def make_optimizer(config: APBSNConfig) -> keras.optimizers.Optimizer:
     return keras.optimizers.Adam(schedule)
 
 
-def _as_config(config) -> APBSNConfig:
-    if config is None:
-        return APBSNConfig.from_preset("cpu")
-    if isinstance(config, str):
-        return APBSNConfig.from_preset(config)
-    if isinstance(config, dict):
-        return APBSNConfig.from_dict(config)
-    if not isinstance(config, APBSNConfig):
-        raise TypeError(f"config must be an APBSNConfig, a dict or a preset name, "
-                        f"got {type(config).__name__}")
-    return config
-
-
 def _load_checkpoint(path: Path, config: APBSNConfig) -> APBSN:
     """The AP-BSN checkpoint to resume from, refused unless it matches ``config`` (but ``total_steps``)."""
     try:
@@ -68,16 +59,7 @@ def _load_checkpoint(path: Path, config: APBSNConfig) -> APBSN:
         raise ValueError(f"{path}: cannot resume from this file ({exc})") from None
     if not isinstance(model, APBSN):
         raise ValueError(f"{path}: not an AP-BSN checkpoint (a {type(model).__name__})")
-    if getattr(model, "optimizer", None) is None or not model.optimizer.built:
-        raise ValueError(f"{path}: has no optimizer state to resume from (a shipped model rather "
-                         "than a checkpoint?)")
-    saved = model.config.replace(total_steps=config.total_steps)
-    if saved != config:
-        ours, theirs = config.to_dict(), saved.to_dict()
-        changed = ", ".join(f"{k}: {theirs[k]!r} in the checkpoint, {ours[k]!r} requested"
-                            for k in ours if ours[k] != theirs[k])
-        raise ValueError(f"{path}: checkpoint configuration differs from the requested one ({changed}); "
-                         "train into a new folder, or resume with the checkpoint's own config.json")
+    check_resumable(model, model.config, config, path)
     return model
 
 
@@ -123,20 +105,10 @@ def train(images, config=None, *, out_dir, masks=None, resume=True, total_steps=
     s2v.utils.FolderLockedError
         Another process is training into ``out_dir``.
     """
-    config = _as_config(config)
-    total = config.total_steps if total_steps is None else check_number(total_steps, "total_steps",
-                                                                         integer=True)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise NotADirectoryError(f"{out_dir}: the training folder is an existing file")
+    config = APBSNConfig.coerce(config, "cpu")
+    total, out_dir = run_limits(config, total_steps, out_dir)
     sampler = APBSNPatchSampler(images, config, masks=masks)  # checks the images first
-    start_from = None
-    if resume is True:
-        start_from = latest_checkpoint(out_dir / "checkpoints")
-    elif resume:
-        start_from = Path(resume)
-        if not start_from.is_file():
-            raise FileNotFoundError(f"{start_from}: checkpoint to resume from does not exist")
+    start_from = resume_point(resume, out_dir / "checkpoints")
     with FolderLock(out_dir, purpose="AP-BSN training"):
         if start_from is not None:
             model = _load_checkpoint(start_from, config)
@@ -159,12 +131,7 @@ def _fit(model, sampler, config, total, out_dir, start_from, verbose, callbacks)
     per_epoch, losses, started = config.checkpoint_every, [], time.perf_counter()
     try:
         while step < total:
-            # A partial epoch after a mid-epoch resume (or at the end), otherwise whole epochs.
-            epoch, offset = divmod(step, per_epoch)
-            if offset or total - step < per_epoch:
-                n_steps, n_epochs = min(per_epoch - offset, total - step), 1
-            else:
-                n_steps, n_epochs = per_epoch, (total - step) // per_epoch
+            epoch, n_steps, n_epochs = fit_span(step, total, per_epoch)
             batches = (sampler.batch(k) for k in range(step, step + n_steps * n_epochs))
             history = model.fit(batches,
                                 initial_epoch=epoch, epochs=epoch + n_epochs, steps_per_epoch=n_steps,

@@ -320,13 +320,13 @@ def write_frames(path, frames, *, frame_axis=0, overwrite=False, inputs: Iterabl
     Returns
     -------
     Path
-        The written file.
+        The one file holding every frame, written atomically.
 
     Raises
     ------
     S2VInputError
-        Frames that are not (N, H, W), a format that cannot hold them, an existing file
-        without ``overwrite``, or a path that is one of ``inputs``.
+        Frames that are not (N, H, W), a format that cannot hold them, or a destination
+        :func:`write_image` would refuse too.
 
     Examples
     --------

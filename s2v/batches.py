@@ -1,0 +1,135 @@
+"""Training batches and normalisation of Speckle2Void, in NumPy (no TensorFlow, no Keras).
+
+Domain: intensity in, **normalised intensity** out (:func:`normalise_intensity`). Used by
+the patch sampler (:mod:`s2v.patches`) and by the model's tiled prediction
+(:mod:`s2v.model`, which also unpacks a batch with ``keras.ops``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import S2VConfig, shift_rows
+from .transforms import pixel_unshuffle
+
+__all__ = ["normalise_intensity", "normalisation_constants", "apply_normalisation", "TRAINING_PLANES",
+           "draw_shift_rows", "pack_batch", "to_mosaic"]
+
+
+def normalise_intensity(intensity: np.ndarray, config: S2VConfig):
+    """Scale an intensity image for the network and find its point targets.
+
+    Parameters
+    ----------
+    intensity : ndarray, (H, W) float32
+        Intensity in the data's own units.
+    config : S2VConfig
+        Gives ``normalization``, ``norm`` and ``clip``.
+
+    Returns
+    -------
+    normalised : ndarray, (H, W) float32
+        ``intensity / scale`` with point targets replaced by the median of the
+        other normalised pixels (the reference's treatment).
+    valid : ndarray, (H, W) bool
+        False on point targets (excluded from the loss).
+    scale : float
+        The divisor used (``norm``, or the image median).
+    """
+    constants = normalisation_constants(intensity, config)
+    return (*apply_normalisation(intensity, *constants), constants[0])
+
+
+def normalisation_constants(intensity: np.ndarray, config: S2VConfig):
+    """Whole-image constants of :func:`normalise_intensity`: ``(scale, clip_value, fill)``.
+
+    Computed once per image, so that tiles normalised separately with
+    :func:`apply_normalisation` match the whole image exactly. Memory: one
+    temporary copy of the image at most (for the medians).
+    """
+    if config.normalization == "fixed":
+        scale = float(config.norm)
+        clip_value = float(config.clip)
+    else:
+        scale = float(np.median(intensity))
+        if not scale > 0:  # mostly-zero images (masked screenshots): use the non-zero part
+            positive = intensity[intensity > 0]
+            scale = float(np.median(positive)) if positive.size else 1.0
+        clip_value = float(config.clip) * scale
+    clip_value = min(clip_value, float(np.finfo(np.float32).max))  # compared in float32
+    targets = intensity > np.float32(clip_value)
+    fill = 0.0
+    if targets.any():
+        rest = np.divide(intensity[~targets], np.float32(scale), dtype=np.float32)
+        fill = float(np.median(rest, overwrite_input=True)) if rest.size else 0.0
+    return scale, clip_value, fill
+
+
+def apply_normalisation(intensity: np.ndarray, scale: float, clip_value: float, fill: float):
+    """``(normalised, valid)`` of an image or a tile, with constants from :func:`normalisation_constants`."""
+    targets = intensity > np.float32(clip_value)
+    normalised = np.divide(intensity, np.float32(scale), dtype=np.float32)
+    normalised[targets] = fill
+    return normalised, ~targets
+
+
+#: Planes of a training batch, on its last axis (see :func:`pack_batch`); ``target`` only
+#: when supervised.
+TRAINING_PLANES = ("noisy", "valid", "shift", "target")
+
+
+def draw_shift_rows(config: S2VConfig, step: int) -> int:
+    """Rows of the vertical blind-spot shift of training step ``step``.
+
+    Drawn from ``shift_list``/``prob`` by a numpy generator keyed by
+    ``(seed, step)`` (a stream of its own, apart from the patches'), so a
+    resumed run draws the same shifts, and every backend the same ones.
+    """
+    u = np.random.default_rng([int(config.seed), int(step), 1]).random()
+    index = min(int(np.sum(np.cumsum(config.prob) <= u)), len(config.shift_list) - 1)
+    return shift_rows(config.shift_list[index])
+
+
+def pack_batch(noisy, valid, rows, target=None) -> np.ndarray:
+    """One training batch as one float32 array (B, P, P, 3 or 4), planes :data:`TRAINING_PLANES`.
+
+    Parameters
+    ----------
+    noisy, valid, target : arrays (B, P, P, 1)
+        Normalised noisy intensity, loss mask (False on point targets and
+        padding), and for supervised training the normalised clean intensity.
+    rows : int or array (B,)
+        Blind-spot shift of the vertical branches, in rows (see
+        :func:`draw_shift_rows`); it travels as a constant plane.
+
+    Notes
+    -----
+    One tensor rather than a tuple: ``fit`` hands it whole to
+    :meth:`s2v.model.Speckle2Void.call` (which reads the noisy and shift planes) and to
+    :meth:`s2v.model.Speckle2Void.compute_loss` (which reads the rest), on every
+    backend; and Keras 3 reduces a whole first batch across workers with a
+    call that accepts a single distributed tensor but not a tuple of them
+    (MultiWorkerMirroredStrategy).
+    """
+    noisy = np.asarray(noisy, np.float32)
+    rows = np.broadcast_to(np.asarray(rows, np.float32).reshape(-1, 1, 1, 1), noisy.shape)
+    planes = [noisy, np.asarray(valid, np.float32), rows]
+    if target is not None:
+        planes.append(np.asarray(target, np.float32))
+    return np.concatenate(planes, axis=-1)
+
+
+def to_mosaic(image: np.ndarray, stride: int):
+    """Pixel-shuffle mosaic of an (H, W) image: :func:`s2v.transforms.pixel_unshuffle`.
+
+    Zero padding to multiples of ``stride``, not reflection: a reflected copy of a border
+    pixel could land in the receptive field of that very pixel and leak it past the blind spot.
+
+    Returns
+    -------
+    mosaic : ndarray
+        The mosaic of the stride x stride sub-images.
+    inside : ndarray of bool
+        False on the padding (excluded from the training loss).
+    """
+    return pixel_unshuffle(image, stride)
