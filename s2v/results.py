@@ -3,7 +3,7 @@
 :class:`CompareResults` is what :func:`s2v.compare.compare` returns: records (one per image,
 realisation and method), the per-method summary (mean ± std), and writers for Markdown, CSV
 and JSON; in Python it converts to a :class:`pandas.DataFrame` (:meth:`CompareResults.to_dataframe`)
-and shows as a table in a notebook. :func:`conclude` applies a :class:`Rule` stated in advance
+and shows as a table in a notebook; :func:`load_results` reads a written ``results.json`` back. :func:`conclude` applies a :class:`Rule` stated in advance
 to such tables and names the winner, so that a study's conclusion is computed, not typed.
 
 This module imports no denoiser, region or plotting code; pandas is imported only by the
@@ -26,8 +26,8 @@ import numpy as np
 
 from s2v.utils import atomic_write_text
 
-__all__ = ["METRIC_COLUMNS", "CONVENTIONS", "CompareResults", "summarise", "Rule", "Conclusion",
-           "conclude"]
+__all__ = ["METRIC_COLUMNS", "CONVENTIONS", "CompareResults", "summarise", "load_results", "Rule",
+           "Conclusion", "conclude"]
 
 #: Summary columns: record key, table header, number format.
 METRIC_COLUMNS = (
@@ -231,6 +231,64 @@ class CompareResults:
             "skipped": self.skipped,
         }
         return atomic_write_text(Path(path), json.dumps(payload, indent=1) + "\n")
+
+
+def load_results(path) -> CompareResults:
+    """Read back the results a run of :func:`s2v.compare.compare` wrote (``s2v compare``, ``s2v study``).
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``results.json`` file, or the run's folder holding one (e.g. ``results/synthetic``).
+
+    Returns
+    -------
+    CompareResults
+        Records, summary, regions, figure paths, skipped files and configuration as written;
+        ``out_dir`` is the file's folder and ``files`` lists the run's files found there.
+        Non-finite metrics were written as null and come back as NaN (an infinite ENL too).
+
+    Raises
+    ------
+    FileNotFoundError
+        No ``results.json`` at ``path``.
+    ValueError
+        The file is not a harness result (its keys are named).
+
+    Examples
+    --------
+    >>> results = load_results("results/ultrasound_simulated")  # doctest: +SKIP
+    >>> results.to_dataframe()  # doctest: +SKIP
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such results file (written by s2v compare / s2v study)")
+    try:
+        payload = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a results file ({exc})") from None
+    missing = [k for k in ("config", "summary", "records") if not isinstance(payload, dict) or k not in payload]
+    if missing:
+        raise ValueError(f"{path}: not a results file of s2v compare (missing {', '.join(missing)})")
+
+    def numbers(rows, keys):
+        return [{k: math.nan if k in keys and v is None else v for k, v in row.items()}
+                for row in rows]
+
+    metrics = {key for key, _, _ in METRIC_COLUMNS}
+    stats = {f"{key}_{stat}" for key in metrics for stat in ("mean", "std")}
+    names = {"markdown": "results.md", "summary_csv": "summary.csv", "records_csv": "records.csv",
+             "json": "results.json", "regions": "regions.json"}
+    return CompareResults(
+        records=numbers(payload["records"], metrics), summary=numbers(payload["summary"], stats),
+        regions=payload.get("regions", {}), out_dir=path.parent,
+        figures={image: {kind: Path(p) for kind, p in paths.items()}
+                 for image, paths in payload.get("figures", {}).items()},
+        files={key: path.parent / name for key, name in names.items()
+               if (path.parent / name).is_file()},
+        skipped=payload.get("skipped", []), config=payload["config"])
 
 
 # --------------------------------------------------------------------------- conclusion

@@ -1,4 +1,13 @@
-"""Write projet.ipynb (the study notebook) from its cells; run once, outputs stripped."""
+"""Write projet.ipynb (the study notebook) from its cells, outputs stripped.
+
+The notebook reads the results ``s2v study`` (``make demo``) writes, running the study first
+when they are missing; tables, figures and the conclusion all come from library calls, so
+it holds no hand-typed number. Run ``python scripts/make_projet_notebook.py [OUT]`` after
+editing (default ``OUT``: the repository's ``projet.ipynb``).
+"""
+
+import sys
+from pathlib import Path
 
 import nbformat as nbf
 
@@ -9,10 +18,12 @@ cells = [
 The study of the **s2v** project. It compares, with numbers, Speckle2Void (self-supervised, Bayesian
 blind-spot network), the other paper's method (AP-BSN, `autre_papier/`) and the classical filters,
 on (a) simulated ultrasound with ground truth, (b) real IQ and PICMUS phantom envelopes, (c) real
-B-mode images, and (d) **your own images** (one cell below). Every number comes from `s2v`;
-`s2v study` (or `make demo`) regenerates all tables and figures into `results/`.
+B-mode images, and (d) **your own images** (one cell below). Every number, figure and the conclusion
+come from `s2v`: the tables are the ones `s2v study` (or `make demo`) writes into `results/` (run here
+first when that folder holds none), shown as pandas DataFrames; the figures are drawn by `s2v.plot`.
 
-Set `S2V_QUICK=1` in the environment for a tiny run (this is how the tests execute the notebook)."""),
+Environment: `S2V_OUTPUT_DIR` is the results folder (default `results`); `S2V_QUICK=1` makes the
+study tiny when it has to be run (this is how the tests execute the notebook)."""),
     md("""## 1. State of the art, and what each method assumes about the speckle
 
 Fully developed speckle is **multiplicative**: intensity `y = x · n`, `n ~ Gamma(L, 1/L)` (mean 1,
@@ -30,106 +41,119 @@ SAR it is also **spatially correlated**, by the system's point-spread function.
 | pixel-shuffle blind-spot | **AP-BSN** (CVPR 2022) | correlation is short-range: sub-sampling with stride s makes neighbours independent | only noisy images |
 
 Speckle2Self (Medical Image Analysis 2025) claims blind-spot networks cannot handle ultrasound speckle
-because of its spatial dependency. Section 4 answers with numbers: blind-spot networks fail on raw
-correlated speckle (they learn to copy the correlated neighbours), and work once the correlation is
-broken — by whitening complex IQ (`s2v.decorrelation`) or by pixel shuffle (B-mode)."""),
-    code("""import functools
+because of its spatial dependency: on raw correlated speckle a blind-spot network can learn to copy the
+correlated neighbours. Section 6 puts the claim to the test with the same network trained with and
+without pixel shuffle, which breaks the correlation (whitening complex IQ, `s2v.decorrelation`, is the
+other way)."""),
+    code("""%matplotlib inline
+import functools
 import os
 from pathlib import Path
 
 from IPython.display import Image, Markdown, display
 
 import s2v
-from s2v import study
-from s2v.compare import compare
+from s2v import plot, study
+from s2v.items import resolve_dataset
+from s2v.pipeline import despeckle_folder
+from s2v.results import conclude, load_results
 
 QUICK = os.environ.get("S2V_QUICK") == "1"
-OUT = Path(os.environ.get("S2V_OUTPUT_DIR", "results")) / "projet"
-print("shipped checkpoints:", sorted(s2v.list_checkpoints()), "| quick mode:", QUICK)"""),
+RESULTS = Path(os.environ.get("S2V_OUTPUT_DIR", "results"))  # what `s2v study --out results` writes
+if not (RESULTS / "summary.md").is_file():
+    print("no study results in", RESULTS, "-> running the study (`make demo` does the same)")
+    study.run_study(RESULTS, quick=QUICK, progress=not QUICK)
+print("results:", RESULTS, "| shipped checkpoints:", sorted(s2v.list_checkpoints()), "| quick mode:", QUICK)"""),
     md("""## 2. Reproducing the paper's claim on the single-look synthetic protocol
 
 Set12 images 01–10, clean intensity ((gray+1)/256)², Gamma(1) speckle. Speckle2Void self-supervised
 (`synthetic-L1`, trained on noisy BSD68 only) against the **same network, data and budget trained
 supervised** (`synthetic-L1-supervised`), BM3D-log and the other baselines. PSNR/SSIM on amplitude,
-peak 1."""),
-    code("""synthetic = compare(study.synthetic_methods(QUICK), study.synthetic_items(QUICK), out_dir=OUT / "synthetic",
-                    looks=1.0, data_range=1.0, progress=not QUICK)
-display(Markdown(synthetic.table_markdown()))"""),
+peak 1. Each table is the run's summary (`load_results(...).to_dataframe()`): mean and population std
+over images and realisations, one row per method; metrics that do not apply are left out."""),
+    code("""synthetic = load_results(RESULTS / "synthetic")
+synthetic.to_dataframe().dropna(axis="columns", how="all")"""),
     md("""The blind spot, measured: gradient of one output pixel with respect to the input. With shift 1 the
-pixel itself is hidden; with the training shift "3" its vertical neighbours are hidden too."""),
-    code("""if "synthetic-L1" in s2v.list_checkpoints():
-    display(Image(filename=str(study.receptive_field_figure(OUT / "receptive_field.png", s2v.load_model("synthetic-L1")))))"""),
+pixel itself is hidden; with the training shift "3" its vertical neighbours are hidden too (the figure
+`s2v.study.receptive_field_figure` wrote for the study)."""),
+    code("""if (RESULTS / "receptive_field.png").is_file():
+    display(Image(filename=str(RESULTS / "receptive_field.png")))"""),
     md("""## 3. Simulated ultrasound with ground truth
 
 Phantoms (anechoic and hyperechoic cysts, layers, point targets, organ texture) never seen in
 training, imaged through probes (3.5–7.5 MHz, beam width 0.4–0.9 mm) also drawn at random:
 complex IQ with **correlated** speckle. Ground truth = PSF-blurred echogenicity. gCNR on the anechoic
-cysts."""),
-    code("""methods = study.ultrasound_methods(QUICK)
-simulated = compare(methods, study.simulated_ultrasound_items(QUICK), out_dir=OUT / "ultrasound_simulated",
-                    looks=1.0, progress=not QUICK)
-display(Markdown(simulated.table_markdown()))
-display(Image(filename=str(simulated.figure_paths[0])))"""),
+cysts; B-mode PSNR/SSIM on the 60 dB display; point FWHM × = blur of the point targets (1 = none)."""),
+    code("""simulated = load_results(RESULTS / "ultrasound_simulated")
+simulated.to_dataframe().dropna(axis="columns", how="all")"""),
     md("""## 4. Real ultrasound: IQ, PICMUS phantom, B-mode images
 
 No ground truth: ENL in homogeneous regions, gCNR between cysts and tissue, and the ratio image
 (noisy / estimate: mean 1 and variance 1/L when only speckle is removed, no structure visible)."""),
-    code("""real = compare(methods, study.real_ultrasound_items(QUICK), out_dir=OUT / "ultrasound_real", looks=1.0,
-               progress=not QUICK)
-display(Markdown(real.table_markdown()))
-for path in real.figure_paths[:3]:
-    display(Image(filename=str(path)))"""),
+    code("""real = load_results(RESULTS / "ultrasound_real")
+real.to_dataframe().dropna(axis="columns", how="all")"""),
+    md("""### Figures
+
+Every method of the ultrasound study on the first simulated phantom and the first real image, drawn
+here by `s2v.plot`: a B-mode montage on one grey scale (0 dB at the ground truth's, else the input's,
+99.5th percentile + 3 dB; 60 dB range; the phantom's smallest anechoic cyst and first point target
+zoomed), then the ratio images noisy / estimate. The study saved the same views, with regions and
+profiles, under `RESULTS/<table>/figures/`."""),
+    code("""methods = study.ultrasound_methods(QUICK)
+shown, _ = resolve_dataset([study.simulated_ultrasound_items(QUICK)[0], study.real_ultrasound_items(QUICK)[0]])
+for item in shown:
+    estimates = {name: denoise(item.intensity, looks=1.0) for name, denoise in methods.items()}
+    display(plot.montage(estimates, noisy=item.intensity, ground_truth=item.ground_truth, insets=item.insets,
+                         title=item.name))
+    display(plot.ratio_montage(item.intensity, estimates, mask=item.mask, title=item.name))"""),
     md("""## 5. Your own images
 
 Set `USER_FOLDER` to a folder of your images (PNG/JPEG/TIFF B-mode, DICOM, .mat IQ/RF, .npy, HDF5: any
 format `s2v.io` reads; B-mode is converted to intensity with a 60 dB dynamic range). All methods run
 on them with automatic regions of interest (edit `regions.json` in the output folder and pass it
-back with `regions=` to choose your own). Set `TRAIN_ON_USER = True` to train Speckle2Void on your
-images, self-supervised — the point of the method: no clean image is needed."""),
+back with `regions=` to choose your own), and `despeckle_folder` writes every file despeckled by the
+shipped Speckle2Void model of its domain (every frame of a cine loop, in its own container). Set
+`TRAIN_ON_USER = True` to train Speckle2Void on your images, self-supervised — the point of the
+method: no clean image is needed."""),
     code("""USER_FOLDER = os.environ.get("S2V_USER_FOLDER")  # e.g. "/data/my_ultrasound_images"
 TRAIN_ON_USER = False
 
 if USER_FOLDER:
-    user = study.run_on_folder(USER_FOLDER, OUT / "user_folder", progress=not QUICK)
-    display(Markdown(user.table_markdown()))
+    user = study.run_on_folder(USER_FOLDER, RESULTS / "user_folder", progress=not QUICK)
+    display(user.to_dataframe().dropna(axis="columns", how="all"))
+    written = despeckle_folder(USER_FOLDER, RESULTS / "user_folder_despeckled", progress=not QUICK)
+    print(len(written), "files despeckled into", RESULTS / "user_folder_despeckled")
 if USER_FOLDER and TRAIN_ON_USER:
     files = sorted(p for p in Path(USER_FOLDER).iterdir() if p.is_file())
-    user_model = s2v.train(files, s2v.S2VConfig.from_preset("cpu", pixel_shuffle=4), out_dir=OUT / "user_training")
-    user = study.run_on_folder(USER_FOLDER, OUT / "user_folder_trained",
+    user_model = s2v.train(files, s2v.S2VConfig.from_preset("cpu", pixel_shuffle=4), out_dir=RESULTS / "user_training")
+    user = study.run_on_folder(USER_FOLDER, RESULTS / "user_folder_trained",
                                methods={"s2v (your images)": functools.partial(s2v.despeckle, model=user_model,
                                                                                progress=False)})
-    display(Markdown(user.table_markdown()))"""),
-    md("""## 6. Conclusion (from the measurements of the full run, `make demo`; also in the README)
+    display(user.to_dataframe().dropna(axis="columns", how="all"))"""),
+    md("""## 6. Conclusion, computed
 
-**The most promising method for ultrasound is Speckle2Void with pixel shuffle**, trained
-self-supervised on ultrasound intensity (`s2v_checkpoint/ultrasound`). On unseen simulated
-phantoms it has the best PSNR (27.99 dB: +4.7 dB over the noisy input, +0.6 dB over OBNLM, the
-best classical filter) and SSIM (0.873 against 0.799), the best result on the B-mode phantom
-(28.77 dB against 27.92 for OBNLM), the highest ENL on real data (17.7 against 9.0 for NLM-log and
-13.4 for AP-BSN), and the only ratio image with the statistics of pure speckle (mean 1.00-1.03,
-variance about 1/L): it removes speckle and nothing else on average, where the classical filters
-darken the image (ratio mean 0.73-0.89).
-
-**Its limits**: it loses contrast on small anechoic cysts (gCNR 0.905 against 0.957 for OBNLM;
-on real images NLM-log has the best gCNR, 0.676 against 0.530), the stride-4 mosaic leaves a faint
-periodic texture, and it was trained for 2000 CPU steps only. Next: AP-BSN's asymmetric strides
-(train 4, predict 2) with averaging over shifted mosaics, and a GPU budget. BM3D-log, the best
-classical method on white speckle (24.34 dB on Set12), fails on correlated ultrasound speckle.
-
-**Blind-spot networks and ultrasound speckle (the Speckle2Self claim)**: the same network, data
-and budget *without* pixel shuffle gains only 1.1 dB and leaves ENL at 1.5: on raw correlated
-speckle a blind-spot network learns to copy the noise from correlated neighbours, as the claim
-says. With the correlation broken (pixel shuffle; or whitening when IQ is available) it is the best
-method measured here: the claim holds for naive blind-spot networks, not for blind-spot networks
-given decorrelated input.
-
-**The paper's synthetic claim** was not reproduced at our budget (400 times fewer training
-patches than the paper): Speckle2Void self-supervised 21.29 dB against BM3D-log 24.34 dB on Set12;
-the supervised twin (MSE on intensity) reached only 17.15 dB at the same budget. Closing the gap
-needs the paper's budget on a GPU."""),
+The most promising method for ultrasound is named by a rule stated before the numbers were seen,
+`s2v.study.CONCLUSION_RULE`, applied by `s2v.results.conclude` to the tables above: rank the methods on
+the held-out simulations, keep only those whose ratio image on the real images has the mean of pure
+speckle. Below: the rule, the winner and every method's ranks (`why not` says what excluded a method).
+With `S2V_QUICK=1` the tables are tiny and the outcome only shows that the pipeline runs."""),
+    code("""conclusion = conclude(simulated, study.CONCLUSION_RULE, checks=real)
+display(Markdown(f"**Rule.** {study.CONCLUSION_RULE.text}\\n\\n"
+                 f"**Most promising method for ultrasound: {conclusion.winner or 'none eligible'}.**"))
+conclusion.to_dataframe()"""),
+    md("""**Blind-spot networks and ultrasound speckle (the Speckle2Self claim).** The same Speckle2Void
+network, data and budget with pixel shuffle (`s2v:ultrasound`) and without (`s2v:ultrasound-noshuffle`),
+beside the noisy input, on the simulated and the real images: if the claim held for every blind-spot
+network, breaking the correlation would not help."""),
+    code("""blind_spot = r"^(noisy|s2v:ultrasound.*)$"
+display(simulated.to_dataframe().filter(regex=blind_spot, axis="index")[["psnr_mean", "bmode_ssim_mean", "enl_mean", "gcnr_mean"]])
+real.to_dataframe().filter(regex=blind_spot, axis="index")[["enl_mean", "gcnr_mean", "ratio_mean_mean", "ratio_var_mean"]]"""),
 ]
 nb = nbf.v4.new_notebook()
 nb.cells = cells
+for number, cell in enumerate(nb.cells):  # stable ids: regenerating changes only what was edited
+    cell.id = f"projet-{number:02d}"
 nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-nbf.write(nb, "projet.ipynb")
-print("written projet.ipynb")
+target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "projet.ipynb"
+nbf.write(nb, target)
+print("written", target)

@@ -41,6 +41,19 @@ def run_quick(name, out_dir, monkeypatch):
     return notebook
 
 
+def python_of(cell) -> str:
+    """The cell's source as plain Python (``%matplotlib inline`` and other magics translated)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(cell.source)
+
+
+def shows_figures(notebook) -> bool:
+    """Whether some cell displayed an image inline."""
+    return any("image/png" in output.get("data", {}) for cell in notebook.cells
+               if cell.cell_type == "code" for output in cell.outputs)
+
+
 def printed(notebook) -> str:
     return "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
                    for output in cell.outputs if output.get("output_type") == "stream")
@@ -53,10 +66,15 @@ def test_notebook_is_thin_stripped_and_has_the_reference_parameters(name):
     assert notebook.metadata["kernelspec"]["name"] == "python3"
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert all(not cell.outputs and cell.execution_count is None for cell in code), "strip the outputs"
-    trees = [ast.parse(cell.source) for cell in code]
+    trees = [ast.parse(python_of(cell)) for cell in code]
     defined = [node for tree in trees for node in ast.walk(tree)
                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))]
     assert not defined, "notebooks stay thin: all logic comes from s2v"
+    imported = {alias.name for tree in trees for node in ast.walk(tree)
+                if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    modules = {node.module for tree in trees for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "matplotlib.pyplot" not in imported and "plot" in imported and "s2v" in modules, \
+        "figures come from s2v.plot, not from hand-made pyplot panels"
     # One parameters cell assigns every reference parameter and the quick switch.
     assigned = [{target.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
                  for target in node.targets if isinstance(target, ast.Name)} for tree in trees]
@@ -73,6 +91,7 @@ def test_training_notebook_trains_and_saves_in_quick_mode(tmp_path, monkeypatch)
     # Quick mode: 2 epochs of 5 steps, a checkpoint at the end of each.
     assert (run / "checkpoints" / "latest.txt").read_text().strip() == "ckpt-00000010.keras"
     assert (tmp_path / "speckle2void-quick-check.png").stat().st_size > 0
+    assert shows_figures(notebook)
     text = printed(notebook)
     assert "step 10 after" in text and "ENL" in text
 
@@ -94,3 +113,4 @@ def test_prediction_notebook_despeckles_and_saves_in_quick_mode(tmp_path, monkey
     assert estimate.shape == clean_test_images()[first].shape
     assert np.isfinite(estimate).all() and estimate.min() >= 0
     assert "protocol" in printed(notebook)
+    assert shows_figures(notebook) and (out / f"{first}_ratio.png").stat().st_size > 0

@@ -1,4 +1,4 @@
-"""Ready-to-use despeckling: named checkpoints, per-domain pipelines, the study in quick mode."""
+"""Ready-to-use despeckling: named checkpoints, per-domain pipelines, stacks and folders, the study."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,8 @@ import pytest
 import s2v
 from s2v.config import S2VConfig
 from s2v.model import Speckle2Void
-from s2v.pipeline import DEFAULT_CHECKPOINT, list_checkpoints
+from s2v.io import read_frames, read_image, write_frames, write_image
+from s2v.pipeline import DEFAULT_CHECKPOINT, despeckle_folder, list_checkpoints, read_frames_domain
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,105 @@ def test_one_file_is_the_same_intensity_for_compare_denoise_and_train(kind, tmp_
     compared = _read_item(path)["intensity"]
     frames, domain, _ = _read_frames_domain(path, None, None)
     despeckled_input = prepare_intensity(frames[0], domain)  # what s2v.despeckle converts
+    folder_frames, folder_domain, _ = read_frames_domain(path)  # what despeckle_folder reads
+    assert folder_domain == domain
+    np.testing.assert_array_equal(prepare_intensity(folder_frames[0], folder_domain), compared)
     trained = _load_intensities([path])[0]
     np.testing.assert_array_equal(compared, despeckled_input)
     np.testing.assert_array_equal(compared, trained)
     assert compared.dtype == np.float32 and compared.shape == (37, 45)
+
+
+def test_a_stack_is_despeckled_frame_by_frame(tiny_model, rng):
+    stack = rng.gamma(1.0, 1.0, (3, 21, 17)).astype(np.float32)
+    out = s2v.despeckle(stack, tiny_model, progress=False)
+    assert out.shape == stack.shape and out.dtype == np.float32
+    for frame, estimate in zip(stack, out):
+        np.testing.assert_array_equal(estimate, s2v.despeckle(frame, tiny_model, progress=False))
+    cine = (rng.random((2, 21, 17)) * 255).astype(np.uint8)
+    assert s2v.despeckle(cine, tiny_model, domain="bmode", progress=False).dtype == np.uint8
+    with pytest.raises(ValueError, match="channel axis"):
+        s2v.despeckle(rng.random((21, 17, 3)), tiny_model, progress=False)
+    bad = stack.copy()
+    bad[1, 0, 0] = -1.0
+    with pytest.raises(ValueError, match="frame 1 of the stack"):
+        s2v.despeckle(bad, tiny_model, progress=False)
+
+
+@pytest.fixture
+def scan_folder(tmp_path, rng):
+    """Two odd-sized .npy images and a 3-frame .tif stack, two of them with the stem ``a``."""
+    folder = tmp_path / "scans"
+    images = {"a.npy": rng.gamma(1.0, 1.0, (23, 19)), "b.npy": rng.gamma(1.0, 1.0, (17, 31)),
+              "a.tif": rng.gamma(1.0, 1.0, (3, 25, 21))}
+    for name, array in images.items():
+        array = array.astype(np.float32)
+        if array.ndim == 3:
+            write_frames(folder / name, array, domain="intensity")
+        else:
+            write_image(folder / name, array, domain="intensity")
+    return folder, {name: array.astype(np.float32) for name, array in images.items()}
+
+
+def test_despeckle_folder_writes_every_frame_of_every_file(tiny_model, scan_folder, tmp_path):
+    folder, images = scan_folder
+    out = tmp_path / "out"
+    records = despeckle_folder(folder, out, model=tiny_model, domain="intensity", progress=False)
+    assert [r["input"].name for r in records] == sorted(images)
+    names = {r["input"].name: r["output"].name for r in records}
+    assert names == {"a.npy": "a_npy_despeckled.npy", "a.tif": "a_tif_despeckled.tif",
+                     "b.npy": "b_despeckled.npy"}  # a shared stem keeps the extension
+    for record in records:
+        original = images[record["input"].name]
+        frames = original if original.ndim == 3 else original[None]
+        written, meta = read_frames(record["output"])
+        assert record["status"] == "written" and record["frames"] == len(frames)
+        assert written.shape == frames.shape and written.dtype == np.float32
+        for frame, estimate in zip(frames, written):
+            np.testing.assert_array_equal(estimate, s2v.despeckle(frame, tiny_model, progress=False))
+    assert read_image(out / "a_tif_despeckled.tif")[1]["domain"] == "intensity"
+    # A second run keeps what is there (a stopped run resumes).
+    again = despeckle_folder(folder, out, model=tiny_model, domain="intensity", progress=False)
+    assert {r["status"] for r in again} == {"kept"}
+
+
+def test_despeckle_folder_reports_bad_files_after_writing_the_others(tiny_model, scan_folder,
+                                                                     tmp_path):
+    folder, _ = scan_folder
+    (folder / "broken.npy").write_bytes(b"not an array")
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"1 of 4 files failed(.|\n)*broken\.npy"):
+        despeckle_folder(folder, out, model=tiny_model, domain="intensity", progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["a_npy_despeckled.npy", "a_tif_despeckled.tif",
+                                                   "b_despeckled.npy"]
+
+
+def test_despeckle_folder_refuses_an_empty_folder_and_a_bad_domain(tiny_model, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="empty.*no file matches"):
+        despeckle_folder(tmp_path / "empty", tmp_path / "out", model=tiny_model)
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        despeckle_folder(tmp_path / "missing", tmp_path / "out", model=tiny_model)
+    with pytest.raises(ValueError, match="did you mean 'bmode'"):
+        despeckle_folder(tmp_path / "empty", tmp_path / "out", model=tiny_model, domain="bmod")
+
+
+@pytest.mark.parametrize("shape", [
+    (257, 193),
+    pytest.param((129, 97), marks=pytest.mark.xfail(
+        strict=True, reason="known (issue 13): on a quarter-size phantom the ratio mean is 1.069 (seed 900), "
+        "1.056-1.088 over seeds 902-904; the bar holds at the simulator's default size only")),
+])
+def test_complex_iq_path_keeps_the_ratio_image_mean_at_one(shape):
+    """s2v.despeckle(iq, domain="complex") on a seeded held-out phantom (seed 900, not a training
+    or study seed): the ratio image noisy / estimate has mean 1 +- 0.05 (issue 13's bar; the
+    IQ path used to whiten with SAR defaults and scored a ratio mean of 6.6-7.5)."""
+    from s2v.simulate import simulate_ultrasound
+
+    iq = simulate_ultrasound(shape=shape, seed=900)["iq"]
+    estimate = s2v.despeckle(iq, domain="complex", progress=False)
+    assert estimate.shape == iq.shape and np.isfinite(estimate).all()
+    assert np.array_equal(estimate, s2v.despeckle(iq, domain="complex", progress=False)), \
+        "the IQ path is deterministic"
+    ratio = np.abs(iq) ** 2 / estimate
+    assert abs(float(ratio.mean()) - 1.0) <= 0.05, float(ratio.mean())
