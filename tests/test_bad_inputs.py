@@ -839,14 +839,16 @@ def _ok(rng):
     return _values("ok", rng)
 
 
-for _problem in ("1x1", "1xN", "Nx1", "all-zero", "constant", "1e12", "int64", "float16"):
+for _problem in ("1x1", "1xN", "Nx1", "all-zero", "constant", "1e12", "int64", "float16", "3-D stack"):
     _despeckle_case(_problem, (lambda p: lambda rng: _values("ok", rng)[:, :1] if p == "Nx1" else _values(p, rng))(
         _problem), None, "float32, same shape, finite" + (" (zeros)" if _problem == "all-zero" else ""))
 for _problem, _message in [("nan", "NaN or Inf"), ("inf", "NaN or Inf"), ("negative", "negative values"),
-                           ("bool", "numeric"), ("3-D stack", "2-D"), ("string", "numeric")]:
+                           ("bool", "numeric"), ("string", "numeric")]:
     _despeckle_case(_problem, (lambda p: lambda rng: _values(p, rng))(_problem), _message)
 _despeckle_case("complex data with domain='intensity'", np.ones(SHAPE, np.complex64), "complex data")
 _despeckle_case("empty", np.ones((0, 5), np.float32), "empty")
+_despeckle_case("(H, W, 3) colour array", lambda rng: np.repeat(_values("ok", rng)[..., None], 3, axis=2),
+                "trailing channel axis")
 for _value in (np.inf, np.nan, 0, -1.0, True, "2"):
     _despeckle_case(f"looks={_value!r}", _ok, "looks must be a finite number > 0", looks=_value)
 for _value in (0, 2.5):
