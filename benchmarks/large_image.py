@@ -124,7 +124,7 @@ def main(argv=None):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         if args.entry == "cli":
             out = workdir / "out"
-            command = [sys.executable, "-m", "s2v.cli", "denoise", str(image), "--out", str(out),
+            command = [sys.executable, "-m", "s2v.cli", "denoise", str(image), "--domain", "intensity", "--out", str(out),
                        "--model", str(model), "--tile-size", str(args.tile_size), "--overwrite"]
         else:
             code = ("import numpy as np, s2v; x = np.load({!r}, mmap_mode='r'); "

@@ -1,0 +1,98 @@
+"""Print README's result tables from a study folder (what `make demo` writes), so README's
+numbers are copied by a script rather than by hand.
+
+    python scripts/readme_tables.py results > /tmp/tables.md
+
+One compact markdown table per data set (the columns a reader compares; every column is in
+``results/<set>/summary.csv``) and, for the ultrasound conclusion, the ranks of every method
+*without* the rule's real-data check next to the rule's own winner (a sensitivity reading:
+the rule itself is :data:`s2v.study.CONCLUSION_RULE`, applied by ``s2v study``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+from pathlib import Path
+
+TABLES = {
+    "ultrasound_simulated": ("Simulated ultrasound, unseen phantoms and probes (mean over images)",
+                             ["bmode_psnr", "bmode_ssim", "psnr", "gcnr", "point_fwhm", "enl",
+                              "ratio_mean", "runtime_s_per_mpix"]),
+    "ultrasound_real": ("Real ultrasound, no ground truth (mean over images)",
+                        ["gcnr", "enl", "ratio_mean", "ratio_var", "epi", "runtime_s_per_mpix"]),
+    "synthetic": ("Single-look synthetic protocol, Set12 01-10",
+                  ["psnr", "ssim", "bmode_psnr", "ratio_mean", "ratio_var", "runtime_s_per_mpix"]),
+    "sar": ("Real SAR, no ground truth", ["enl", "gcnr", "ratio_mean", "ratio_var", "epi",
+                                          "runtime_s_per_mpix"]),
+}
+HEADERS = {"bmode_psnr": "B-mode PSNR (dB)", "bmode_ssim": "B-mode SSIM", "psnr": "amplitude PSNR (dB)",
+           "ssim": "SSIM", "gcnr": "gCNR", "point_fwhm": "point FWHM ×", "enl": "ENL",
+           "ratio_mean": "ratio mean", "ratio_var": "ratio var", "epi": "EPI",
+           "runtime_s_per_mpix": "s/MPix"}
+DIGITS = {"bmode_psnr": 2, "psnr": 2, "bmode_ssim": 3, "ssim": 3, "gcnr": 3, "point_fwhm": 2, "enl": 1,
+          "ratio_mean": 3, "ratio_var": 3, "epi": 2, "runtime_s_per_mpix": 1}
+
+
+def summary_rows(folder: Path) -> list[dict]:
+    with open(folder / "summary.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _value(row: dict, column: str) -> float:
+    text = row.get(f"{column}_mean", "")
+    return float(text) if text not in ("", None) else math.nan
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    lines = ["| method | " + " | ".join(HEADERS[c] for c in columns) + " |",
+             "|---|" + "---:|" * len(columns)]
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = _value(row, column)
+            cells.append("—" if math.isnan(value) else f"{value:.{DIGITS[column]}f}")
+        lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def unchecked_ranks(simulated: list[dict], rule) -> list[tuple[str, float]]:
+    """Mean rank of every candidate over the rule's ranked columns, with no eligibility check."""
+    candidates = [r for r in simulated if r["method"] not in rule.exclude]
+    means = {r["method"]: 0.0 for r in candidates}
+    for column, direction in rule.rank_by.items():
+        values = {r["method"]: _value(r, column) for r in candidates}
+        ordered = sorted(values, key=lambda m: (math.isnan(values[m]),
+                                                -values[m] if direction == "max" else values[m]))
+        position = 0
+        while position < len(ordered):  # ties share the average rank, as in the rule
+            tied = [m for m in ordered[position:] if values[m] == values[ordered[position]]] \
+                if not math.isnan(values[ordered[position]]) else [ordered[position]]
+            for method in tied:
+                means[method] += (position + 1 + position + len(tied)) / 2 / len(rule.rank_by)
+            position += len(tied)
+    return sorted(means.items(), key=lambda item: item[1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", type=Path)
+    args = parser.parse_args(argv)
+    for name, (title, columns) in TABLES.items():
+        folder = args.results / name
+        if (folder / "summary.csv").is_file():
+            print(f"#### {title} (`results/{name}/`)\n\n{table(summary_rows(folder), columns)}\n")
+    simulated = args.results / "ultrasound_simulated"
+    if (simulated / "summary.csv").is_file():
+        from s2v.study import CONCLUSION_RULE
+
+        ranks = unchecked_ranks(summary_rows(simulated), CONCLUSION_RULE)
+        print("#### Mean rank over " + ", ".join(CONCLUSION_RULE.rank_by)
+              + " on the simulated set, every method, without the real-data check\n")
+        print("| method | mean rank |\n|---|---:|")
+        print("\n".join(f"| {method} | {rank:.2f} |" for method, rank in ranks) + "\n")
+
+
+if __name__ == "__main__":
+    main()
