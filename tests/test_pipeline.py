@@ -65,16 +65,6 @@ def test_pixel_shuffle_model_keeps_the_image_grid(rng):
     assert all(m.shape == image.shape for m in maps.values())
 
 
-def test_study_quick_writes_tables_and_figures(tmp_path):
-    from s2v.study import run_study
-
-    summary = run_study(tmp_path, quick=True, progress=False)
-    text = summary.read_text()
-    assert "Single-look synthetic protocol" in text and "Simulated ultrasound" in text
-    assert (tmp_path / "ultrasound_simulated" / "results.md").is_file()
-    assert any((tmp_path / "ultrasound_simulated" / "figures").glob("*.png"))
-
-
 @pytest.mark.parametrize("kind", ["bmode_png", "complex_npy"])
 def test_one_file_is_the_same_intensity_for_compare_denoise_and_train(kind, tmp_path):
     """The harness (s2v compare), s2v denoise and s2v.train read a file as the same intensity."""
