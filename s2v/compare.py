@@ -121,13 +121,13 @@ def resolve_methods(spec: str | Sequence[str]) -> dict[str, Denoiser]:
 
 def _s2v_denoiser(checkpoint: str | None) -> Denoiser:
     """``s2v.despeckle`` bound to a model loaded once (TensorFlow is imported only here)."""
-    try:
-        from s2v.pipeline import DEFAULT_CHECKPOINT, despeckle, load_model
-    except ImportError as err:
-        raise ValueError("method 's2v' needs the Speckle2Void model API (s2v.despeckle), which "
-                         f"is not available in this installation ({err})") from None
+    from s2v.pipeline import DEFAULT_CHECKPOINT, despeckle, load_model
+
     try:
         model = load_model(checkpoint or DEFAULT_CHECKPOINT["intensity"])
+    except ImportError as err:  # Keras / TensorFlow missing from this installation
+        raise ValueError("method 's2v' needs the Speckle2Void model API (s2v.despeckle), whose "
+                         f"Keras/TensorFlow is not available in this installation ({err})") from None
     except FileNotFoundError as err:
         raise ValueError(f"method 's2v{':' + checkpoint if checkpoint else ''}': {err}") from None
     # The harness shows its own progress bar; one per tile set would interleave with it.
