@@ -142,8 +142,8 @@ def despeckle(data, model=None, *, domain: str = "intensity", looks=None, tile_s
     ------
     ValueError
         An unknown domain, a bad option, data that is not a valid image of its domain (for
-        a stack, naming the frame), an empty stack or a trailing axis of 1, 3 or 4 (a
-        channel axis: convert RGB to grey first).
+        a stack, naming the frame), an empty stack or a trailing axis of 1 to 4 (a
+        channel axis: (real, imag) pairs, RGB or RGBA; pass a complex array or grey levels).
     """
     from .utils import check_number
 
@@ -163,11 +163,13 @@ def despeckle(data, model=None, *, domain: str = "intensity", looks=None, tile_s
     if array.ndim != 3:
         return _despeckle_image(array, model, domain, looks, tile_size, dynamic_range, scale,
                                 progress)
-    if array.shape[0] == 0 or array.shape[-1] in (1, 3, 4):
+    # A last axis of 1-4 is a channel axis ((real, imag) pairs, RGB, RGBA), not image columns.
+    if array.shape[0] == 0 or array.shape[-1] in (1, 2, 3, 4):
         raise ValueError(f"despeckle: expected an (H, W) image or an (N, H, W) stack of frames, got "
                          f"shape {array.shape}" + ("" if array.shape[0] == 0 else
-                                                   " (a trailing channel axis? drop it, or convert "
-                                                   "RGB to grey first)"))
+                                                   " (a trailing channel axis? drop it, convert RGB "
+                                                   "to grey, or pass (real, imag) pairs as a complex "
+                                                   "array with domain='complex')"))
     if domain == "bmode" and scale is None:  # one scale for the whole cine
         from .domains import _bmode_scale
 

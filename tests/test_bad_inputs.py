@@ -847,6 +847,8 @@ for _problem, _message in [("nan", "NaN or Inf"), ("inf", "NaN or Inf"), ("negat
     _despeckle_case(_problem, (lambda p: lambda rng: _values(p, rng))(_problem), _message)
 _despeckle_case("complex data with domain='intensity'", np.ones(SHAPE, np.complex64), "complex data")
 _despeckle_case("empty", np.ones((0, 5), np.float32), "empty")
+_despeckle_case("(H, W, 2) real/imaginary pairs", lambda rng: np.stack([_values("ok", rng)] * 2, axis=2),
+                "trailing channel axis.*complex")
 _despeckle_case("(H, W, 3) colour array", lambda rng: np.repeat(_values("ok", rng)[..., None], 3, axis=2),
                 "trailing channel axis")
 for _value in (np.inf, np.nan, 0, -1.0, True, "2"):
