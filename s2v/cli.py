@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from ._tensorflow import quiet_import as _quiet_tensorflow  # imports no TensorFlow itself
+from .pipeline import output_format as _output_format  # the API's output naming; no TensorFlow
+from .pipeline import output_paths as _output_paths
 
 # Before anything imports TensorFlow: no INFO/WARNING lines from its C++ core (errors stay).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -229,20 +231,6 @@ def _unique_inputs(files) -> list[Path]:
             seen.add(key)
             unique.append(path)
     return unique
-
-
-def _output_format(path: Path, fmt: str | None) -> str:
-    """``--format``, or by default the input's own container: :func:`s2v.pipeline.output_format`."""
-    from .pipeline import output_format
-
-    return output_format(path, fmt)
-
-
-def _output_paths(files, out_dir: Path, fmt) -> dict[Path, Path]:
-    """One output per input, never two on one name: :func:`s2v.pipeline.output_paths`."""
-    from .pipeline import output_paths
-
-    return output_paths(files, out_dir, fmt)
 
 
 def _read_frames_domain(path: Path, domain: str | None, frame_axis: int | None):
