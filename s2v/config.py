@@ -336,6 +336,13 @@ class S2VConfig(ValidatedConfig):
         (the schedule is stored with the optimizer, so a resumed run keeps the
         length it started with and stays at 1 % after it). An improvement
         for the short CPU budgets, measured on a held-out curve.
+    supervised_loss : {'mse_intensity', 'mse_log'}
+        Loss of supervised training only (clean targets given to
+        :func:`s2v.train`; ignored self-supervised): ``'mse_intensity'`` is the
+        squared error of the posterior mean on intensity (the first twin's);
+        ``'mse_log'`` the squared error of its logarithm, the usual choice for
+        heavy-tailed single-look intensity (SAR-CNN's log-domain loss), so
+        that bright pixels do not dominate the gradient.
     checkpoint_every : int
         Steps between checkpoints.
     seed : int
@@ -367,6 +374,7 @@ class S2VConfig(ValidatedConfig):
     seed: int = 0
     flips: bool = True
     lr_schedule: str = "constant"
+    supervised_loss: str = "mse_intensity"
 
     # -- validation -----------------------------------------------------------
     def validate(self) -> list[str]:
@@ -395,6 +403,7 @@ class S2VConfig(ValidatedConfig):
             problems.append(f"prob must be non-negative and sum to 1, got {list(self.prob)}")
         problems += self._one_of("normalization", ("fixed", "median"))
         problems += self._one_of("lr_schedule", LR_SCHEDULES)
+        problems += self._one_of("supervised_loss", SUPERVISED_LOSSES)
         return problems
 
     # -- geometry ---------------------------------------------------------------
@@ -416,6 +425,10 @@ class S2VConfig(ValidatedConfig):
 
 LR_SCHEDULES = ("constant", "cosine")
 COSINE_FINAL_FRACTION = 0.01
+SUPERVISED_LOSSES = ("mse_intensity", "mse_log")
+#: Floor added inside the logarithm of the ``'mse_log'`` loss (normalised intensity units,
+#: where the image median is 1): far below the darkest clean pixel of 8-bit data.
+LOG_LOSS_FLOOR = 1e-6
 
 
 def shift_rows(shift: int) -> int:

@@ -26,7 +26,7 @@ from keras import layers, ops
 from . import __version__, bayes
 from .batches import (TRAINING_PLANES, apply_normalisation, draw_shift_rows,  # noqa: F401 (re-exported)
                       normalisation_constants, normalise_intensity, pack_batch, to_mosaic)
-from .config import ConfigError, S2VConfig
+from .config import LOG_LOSS_FLOOR, ConfigError, S2VConfig
 from .distribute import scale_loss_for_replicas, step_logs
 from .nets import CausalBranch, rotate, shift_down
 from .transforms import pixel_shuffle
@@ -147,7 +147,8 @@ class Speckle2Void(keras.Model):
         Self-supervised (``target`` None): mean negative log marginal
         likelihood over valid pixels + ``k_penalty_tv`` x batch-mean total
         variation of the posterior mean. Supervised: mean squared error of the
-        posterior mean against ``target`` over valid pixels (same network).
+        posterior mean (or of its logarithm, ``supervised_loss="mse_log"``)
+        against ``target`` over valid pixels (same network).
         """
         looks = self.s2v_config.looks
         alpha, beta = alpha_beta[..., :1], alpha_beta[..., 1:]
@@ -155,7 +156,11 @@ class Speckle2Void(keras.Model):
         count = ops.maximum(ops.sum(weight), 1.0)
         estimate = bayes.posterior_mean(y, alpha, beta, looks)
         if target is not None:
-            mse = ops.sum(ops.square(estimate - target) * weight) / count
+            if self.s2v_config.supervised_loss == "mse_log":
+                error = ops.log(estimate + LOG_LOSS_FLOOR) - ops.log(target + LOG_LOSS_FLOOR)
+            else:
+                error = estimate - target
+            mse = ops.sum(ops.square(error) * weight) / count
             return {"loss": mse, "nll": mse, "tv": ops.zeros((), "float32")}
         nll = ops.sum(bayes.negative_log_likelihood(y, alpha, beta, looks) * weight) / count
         tv = ops.mean(total_variation(estimate))

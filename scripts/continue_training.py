@@ -5,7 +5,9 @@
 The first session warm-starts from the shipped weights (``s2v_checkpoint/<name>``;
 the shipped file has no optimizer state, so Adam starts afresh and the step
 counter restarts at 0); later sessions resume the run's own newest checkpoint
-exactly (weights, Adam moments, step counter, data order). ``--steps`` counts
+exactly (weights, Adam moments, step counter, data order); ``--scratch`` trains
+from fresh weights instead (e.g. the supervised twin with ``--supervised-loss
+mse_log``, a new loss that the shipped twin's weights would bias). ``--steps`` counts
 the steps of *this run* (the shipped model's earlier steps are in its card).
 
 Every ``--eval-every`` steps the posterior mean is scored on a validation set
@@ -44,7 +46,7 @@ def validation_pairs(looks: float = 1.0):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", choices=["synthetic-L1"])
+    parser.add_argument("name", choices=["synthetic-L1", "synthetic-L1-supervised"])
     parser.add_argument("--steps", type=int, required=True, help="total steps of this run")
     parser.add_argument("--out", default="runs")
     parser.add_argument("--eval-every", type=int, default=250)
@@ -53,7 +55,13 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, help="learning rate (default: the shipped model's)")
     parser.add_argument("--schedule", choices=["constant", "cosine"], help="lr_schedule (default: the "
                         "shipped model's)")
+    parser.add_argument("--supervised-loss", choices=["mse_intensity", "mse_log"],
+                        help="supervised_loss of a supervised run (default: the shipped model's)")
+    parser.add_argument("--scratch", action="store_true", help="start from freshly initialised weights "
+                        "(the shipped model's configuration only; a fresh run only)")
     args = parser.parse_args(argv)
+    if args.scratch and args.init:
+        parser.error("--scratch and --init exclude each other")
     if args.steps <= 0 or args.eval_every <= 0:
         parser.error("--steps and --eval-every must be positive")
 
@@ -78,16 +86,20 @@ def main(argv=None):
         changes["learning_rate"] = args.lr
     if args.schedule is not None:
         changes["lr_schedule"] = args.schedule
+    if args.supervised_loss is not None:
+        changes["supervised_loss"] = args.supervised_loss
+    supervised = args.name.endswith("supervised")
     config = shipped.s2v_config.replace(**changes)
     if latest_checkpoint(checkpoints) is None:
         start = shipped if args.init is None else s2v.load_model(args.init)
         keras.utils.set_random_seed(config.seed)
         model = s2v.Speckle2Void(config)
-        model.set_weights(start.get_weights())
+        if not args.scratch:
+            model.set_weights(start.get_weights())
         model.compile(optimizer=make_optimizer(config))
         save_model_atomic(model, checkpoints / "ckpt-00000000.keras")
         (checkpoints / "latest.txt").write_text("ckpt-00000000.keras\n")
-    noisy, _ = synthetic_training_set()
+    noisy, clean = synthetic_training_set()
     validation = validation_pairs(config.looks)
     curve_file = out_dir / "curve.json"
     curve = json.loads(curve_file.read_text()) if curve_file.is_file() else []
@@ -107,7 +119,8 @@ def main(argv=None):
         print(f"step {step}: held-out PSNR {curve[-1]['psnr']:.2f} dB", flush=True)
 
     if not curve:
-        record(shipped if args.init is None else s2v.load_model(args.init), 0)
+        record(s2v.load_model(checkpoints / "ckpt-00000000.keras") if args.scratch
+               else shipped if args.init is None else s2v.load_model(args.init), 0)
 
     class HeldOutCurve(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -116,7 +129,7 @@ def main(argv=None):
                 record(self.model, step, logs)
 
     s2v.train(noisy, config, out_dir=out_dir, total_steps=args.steps, verbose=2,
-              tensorboard=False, callbacks=[HeldOutCurve()])
+              targets=clean if supervised else None, tensorboard=False, callbacks=[HeldOutCurve()])
 
 
 if __name__ == "__main__":

@@ -161,3 +161,40 @@ def test_cosine_schedule_decays_to_one_percent_and_constant_stays():
 def test_unknown_lr_schedule_is_refused_with_a_hint():
     with pytest.raises(ConfigError, match="did you mean 'cosine'"):
         S2VConfig.from_preset("cpu", lr_schedule="cosin")
+
+
+@pytest.mark.parametrize("loss", ["mse_intensity", "mse_log"])
+def test_supervised_loss_is_the_mean_squared_error_of_the_chosen_domain(loss, rng):
+    """supervised_loss: squared error of the posterior mean on intensity or on its log, valid pixels only.
+
+    Reference: the posterior mean written out in numpy (s2v.bayes' closed form,
+    (beta + L y) / (alpha + L - 1) for the inverse-gamma prior), then the mean over valid pixels.
+    """
+    from s2v import bayes
+    from s2v.config import LOG_LOSS_FLOOR
+
+    config = S2VConfig.from_preset("cpu", **TINY, supervised_loss=loss)
+    model = s2v.Speckle2Void(config)
+    shape = (2, 7, 9, 1)
+    y = rng.gamma(1.0, 1.0, shape).astype(np.float32)
+    target = rng.gamma(4.0, 0.25, shape).astype(np.float32)
+    alpha = (2.0 + rng.random(shape)).astype(np.float32)
+    beta = rng.random(shape).astype(np.float32) + 0.1
+    valid = (rng.random(shape) > 0.2).astype(np.float32)
+    parts = model.loss_parts(y, valid, np.concatenate([alpha, beta], axis=-1), target)
+    estimate = np.asarray(bayes.posterior_mean(y, alpha, beta, 1.0))
+    np.testing.assert_allclose(estimate, (beta + y) / alpha, rtol=1e-5)
+    if loss == "mse_log":
+        error = np.log(estimate + LOG_LOSS_FLOOR) - np.log(target + LOG_LOSS_FLOOR)
+    else:
+        error = estimate - target
+    expected = np.sum(error**2 * valid) / np.sum(valid)
+    assert float(parts["loss"]) == pytest.approx(expected, rel=1e-5)
+    other = "mse_log" if loss == "mse_intensity" else "mse_intensity"
+    assert float(s2v.Speckle2Void(config.replace(supervised_loss=other)).loss_parts(
+        y, valid, np.concatenate([alpha, beta], axis=-1), target)["loss"]) != pytest.approx(expected, rel=1e-3)
+
+
+def test_unknown_supervised_loss_is_refused():
+    with pytest.raises(ConfigError, match="supervised_loss must be one of"):
+        S2VConfig.from_preset("cpu", supervised_loss="l1")
