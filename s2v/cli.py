@@ -436,13 +436,13 @@ def _compare_data(entries, domain: str | None) -> tuple[list, list[str]]:
     """``--data`` for :func:`s2v.compare.compare`, and the files of folders that could not be read.
 
     Without ``--domain`` the entries go to the library as they are (it reads each file in
-    its own domain). With it, every file (of every folder) is read here as ``s2v denoise``
-    reads it (:func:`_read_domain`) and converted to intensity with that domain (B-mode
-    files also give their imaging mask); example names pass through.
+    its own domain). With it, every file (of every folder) is read with that domain by the
+    library's own reader (:func:`s2v.items.read_file_items`: every frame of a cine, imaging
+    masks for B-mode); example names pass through.
     """
     if domain is None:
         return list(entries), []
-    from .domains import imaging_mask, to_intensity
+    from .items import read_file_items
 
     data, skipped = [], []
     for entry in entries:
@@ -451,16 +451,11 @@ def _compare_data(entries, domain: str | None) -> tuple[list, list[str]]:
             continue
         for path in _expand([entry]):
             try:
-                array, _, _ = _read_domain("compare", path, domain)
-                item = {"name": path.name, "intensity": to_intensity(array, domain)}
-                if domain == "bmode":
-                    item["mask"] = imaging_mask(array)
+                data.extend(read_file_items(path, domain=domain))
             except (ValueError, OSError) as exc:
                 if not Path(entry).is_dir():
                     raise ValueError(_naming(path, exc)) from None
                 skipped.append(_naming(path, exc))
-                continue
-            data.append(item)
     return data, skipped
 
 

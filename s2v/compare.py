@@ -303,14 +303,15 @@ def compare(denoisers: Mapping[str, Denoiser], dataset, *, out_dir, looks: float
         intensity in and out (see :func:`resolve_methods` to build it from names).
     dataset : list, str or Path
         A list of items, example names or paths, or a single one of these. An item is a dict
-        with ``name``, ``intensity`` (noisy linear intensity, (H, W), the input) and optionally
+        with ``name``, ``intensity`` (noisy linear intensity, (H, W), or an (N, H, W) cine that
+        becomes N items ``name[i]``) and optionally
         ``ground_truth`` (clean linear intensity, same shape), ``regions``, ``mask`` (valid
         imaging area), ``looks`` and ``data_range`` (per-image overrides) and ``insets`` (boxes
         zoomed in the montage; default the first contrast target and the strongest edge); see
         :mod:`s2v.items`. A string is an example
         name (:func:`s2v.examples.load_example`), an image file or a folder (every readable image
-        in it, via :func:`s2v.io.read_image` and :func:`s2v.domains.to_intensity` with the
-        detected domain; unreadable files are listed in ``skipped``).
+        in it, every frame of a cine, via :func:`s2v.items.read_file_items` with the detected
+        domain; unreadable files are listed in ``skipped``).
     out_dir : str or Path
         Output folder (created).
     looks : float or "auto"

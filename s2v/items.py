@@ -9,6 +9,18 @@ zoomed in the montage, e.g. a cyst and a point target) and ``points`` ((row, col
 targets, where the resolution figure is measured). :func:`resolve_dataset` turns a list
 of such dicts, example names and paths into checked :class:`Item` objects.
 
+CINES: every frame is scored. A dict whose ``intensity`` is an (N, H, W) stack (N >= 2,
+frames first) becomes N items ``name[i]``; its ``ground_truth`` and ``mask`` are (H, W),
+shared by every frame, or (N, H, W), one per frame; regions, insets, points and the other
+fields are shared (a (1, H, W) array is refused: give one frame as (H, W)). A multi-frame
+file (multi-frame DICOM, multi-page TIFF, 3-D NPY/MAT/HDF5, read by
+:func:`s2v.io.read_frames`) becomes one item per frame, ``<file name>[i]``, each with its
+own imaging mask for B-mode. Indices are zero-padded to the width of the frame count
+(``cine.tif[00]`` .. ``cine.tif[11]``), so tables sort in frame order. A 3-D array whose
+frame axis the file does not state and the shape does not show is refused (skipped in a
+folder) with the reader's message naming ``frame_axis``: read it with
+``s2v.io.read_frames(path, frame_axis=...)`` and pass the converted stack as a dict item.
+
 This module imports no harness or plotting code.
 """
 
@@ -24,7 +36,7 @@ import numpy as np
 from s2v.roi import normalise_regions, regions_from_named_masks
 from s2v.utils import check_intensity
 
-__all__ = ["Item", "check_looks", "resolve_dataset"]
+__all__ = ["Item", "check_looks", "read_file_items", "resolve_dataset"]
 
 
 @dataclass
@@ -110,23 +122,88 @@ def _check_item(raw: Mapping, index: int) -> Item:
                 points=_check_points(raw.get("points") or (), intensity.shape, name))
 
 
-def _read_item(path: Path) -> dict:
-    """One image file as a data set item (intensity; imaging mask for B-mode)."""
-    from s2v.domains import imaging_mask, to_intensity
-    from s2v.io import read_image
+def _frame_names(name: str, count: int) -> list[str]:
+    """``name[i]`` for each of ``count`` frames, ``i`` zero-padded to the width of ``count``."""
+    width = len(str(count))
+    return [f"{name}[{i:0{width}d}]" for i in range(count)]
 
-    array, meta = read_image(path)
-    if meta["domain"] == "unknown":
-        raise ValueError(f"{path}: cannot tell what the data is (domain 'unknown'); convert it "
-                         "to intensity and pass it as {'name', 'intensity'}")
-    intensity = to_intensity(array, meta["domain"])
-    if np.ndim(intensity) != 2:
-        raise ValueError(f"{path}: not a single 2-D image (intensity shape "
-                         f"{np.shape(intensity)}); pick a frame with s2v.io.read_image")
-    item = {"name": path.name, "intensity": intensity}
-    if meta["domain"] == "bmode":
-        item["mask"] = imaging_mask(array)
-    return item
+
+def read_file_items(path, *, domain: str | None = None) -> list[dict]:
+    """Every frame of an image file as a data set item (intensity; imaging mask for B-mode).
+
+    Parameters
+    ----------
+    path : path
+        Any file :func:`s2v.io.read_frames` reads (a 3-D array whose frame axis it cannot
+        tell is refused, with a message naming ``frame_axis``).
+    domain : str, optional
+        The data's domain (as ``s2v compare --domain``); default the file's own. B-mode
+        data are checked to be 8-bit grey levels or dB (:func:`s2v.pipeline.read_frames_domain`).
+
+    Returns
+    -------
+    list of dict
+        ``{"name", "intensity"}`` (plus ``"mask"`` for B-mode) per frame: a 2-D image (or a
+        stack of one frame) keeps the file name; the N frames of a cine are named
+        ``<file name>[i]``. Each frame is converted to intensity on its own, as
+        ``s2v denoise`` does.
+    """
+    from s2v.domains import imaging_mask, to_intensity
+
+    path = Path(path)
+    if domain is None:
+        from s2v.io import read_frames
+
+        frames, meta = read_frames(path)  # (N, H, W); refuses an ambiguous frame axis
+        domain = meta["domain"]
+        if domain == "unknown":
+            raise ValueError(f"{path}: cannot tell what the data is (domain 'unknown'); convert it "
+                             "to intensity and pass it as {'name', 'intensity'}")
+    else:
+        from s2v.pipeline import read_frames_domain
+
+        frames, domain, _ = read_frames_domain(path, domain)
+    names = [path.name] if len(frames) == 1 else _frame_names(path.name, len(frames))
+    items = []
+    for name, frame in zip(names, frames):
+        item = {"name": name, "intensity": to_intensity(frame, domain)}
+        if domain == "bmode":
+            item["mask"] = imaging_mask(frame)
+        items.append(item)
+    return items
+
+
+def _split_stack(raw: Mapping, index: int) -> list[Mapping]:
+    """A dict item whose intensity is an (N, H, W) stack (N >= 2) as N items ``name[i]``.
+
+    Anything else is returned as it is, for :func:`_check_item` to check.
+    """
+    intensity = raw.get("intensity")
+    if intensity is None or np.ndim(intensity) != 3 or np.shape(intensity)[0] < 2:
+        return [raw]
+    name = str(raw.get("name", f"image{index}"))
+    stack = np.asarray(intensity)
+    count, shape = stack.shape[0], stack.shape[1:]
+    per_frame = {}
+    for key, what in (("ground_truth", "ground truth"), ("mask", "mask")):
+        value = raw.get(key)
+        if value is None:
+            continue
+        value = np.asarray(value)
+        if value.shape == stack.shape:
+            per_frame[key] = list(value)
+        elif value.shape == shape:
+            per_frame[key] = [value] * count
+        else:
+            raise ValueError(f"image '{name}': {what} has shape {value.shape} but the noisy "
+                             f"intensity is a stack of shape {stack.shape} (N, H, W); expected "
+                             f"{shape} (shared by every frame) or {stack.shape} (one per frame)")
+    items = []
+    for i, frame_name in enumerate(_frame_names(name, count)):
+        item = {**raw, "name": frame_name, "intensity": stack[i]}
+        item.update((key, values[i]) for key, values in per_frame.items())
+        items.append(item)
+    return items
 
 
 def _read_folder(folder: Path) -> tuple[list[dict], list[str]]:
@@ -134,7 +211,7 @@ def _read_folder(folder: Path) -> tuple[list[dict], list[str]]:
     items, skipped = [], []
     for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
         try:
-            items.append(_read_item(path))
+            items.extend(read_file_items(path))
         except ValueError as err:  # S2VInputError included
             message = str(err)
             skipped.append(message if str(path) in message else f"{path}: {message}")
@@ -150,7 +227,7 @@ def _resolve_string(entry: str) -> tuple[list[dict], list[str]]:
                              + "".join(f"\n  skipped {s}" for s in skipped))
         return items, skipped
     if path.is_file():
-        return [_read_item(path)], []
+        return read_file_items(path), []
     from s2v.examples import list_examples, load_example
 
     names = list_examples()
@@ -170,27 +247,38 @@ def _resolve_string(entry: str) -> tuple[list[dict], list[str]]:
 
 
 def resolve_dataset(dataset) -> tuple[list[Item], list[str]]:
-    """Checked items of a data set, and the files of a folder that could not be read.
+    """Checked items of a data set, one per 2-D image, every frame of a cine, and the files of
+    a folder that could not be read.
 
     Parameters
     ----------
     dataset : list, str, Path or dict
         Items (dicts, see the module docstring), example names (:func:`s2v.examples.load_example`),
-        image files or folders (every readable image in it, via :func:`s2v.io.read_image` and
-        :func:`s2v.domains.to_intensity` with the detected domain), or a single one of these.
+        image files or folders (every readable file in it, not recursive), or a single one of
+        these. A dict's ``intensity`` is NOISY LINEAR INTENSITY, (H, W) or an (N, H, W) stack
+        (N >= 2, frames first) that becomes N items ``name[i]``; its ``ground_truth`` (clean
+        linear intensity) and ``mask`` are then (H, W), shared, or (N, H, W), per frame. A
+        file is read with :func:`s2v.io.read_frames` and each frame converted to intensity
+        with :func:`s2v.domains.to_intensity` in the detected domain (B-mode frames also get
+        their :func:`s2v.domains.imaging_mask`); a cine of N frames gives N items
+        ``<file name>[i]``, ``i`` zero-padded to the width of N.
 
     Returns
     -------
     items : list of Item
+        Each with a float32 (H, W) linear intensity, in the order of ``dataset`` (frames in
+        order, a folder's files sorted by name).
     skipped : list of str
-        ``"<path>: <reason>"`` for each unreadable file of a folder.
+        ``"<path>: <reason>"`` for each unreadable file of a folder (among them a 3-D array
+        whose frame axis is ambiguous: the reader's message names ``frame_axis``).
 
     Raises
     ------
     ValueError
-        For an empty data set, an unknown name (with close matches), a bad item (all-zero,
-        negative, non-finite or non-2-D intensity; a ground truth or mask of another shape;
-        bad regions or insets) or repeated image names.
+        For an empty data set, an unknown name (with close matches), an unreadable single
+        file (an ambiguous frame axis included), a bad item (all-zero, negative, non-finite
+        or non-2-D intensity; a ground truth or mask of another shape than the image or, for
+        a stack, than (H, W) or (N, H, W); bad regions or insets) or repeated image names.
     """
     if isinstance(dataset, (str, Path, Mapping)):
         dataset = [dataset]
@@ -201,7 +289,7 @@ def resolve_dataset(dataset) -> tuple[list[Item], list[str]]:
             raw.extend(items)
             skipped.extend(skip)
         elif isinstance(entry, Mapping):
-            raw.append(entry)
+            raw.extend(_split_stack(entry, len(raw)))
         else:
             raise ValueError(f"data set entries must be dicts, example names or paths, "
                              f"got {type(entry).__name__}")

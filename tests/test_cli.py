@@ -172,3 +172,25 @@ def test_compare_domain_option_reads_files_as_that_domain(tmp_path, capsys):
                  "--out", str(tmp_path / "bad"), "--domain", "intensity"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "notes.txt" in err[0] and err[0].startswith("s2v compare: error:")
+
+
+def test_compare_domain_option_scores_every_frame_of_a_cine(tmp_path, capsys):
+    """``s2v compare --domain`` reads a cine through the library's reader: one row per frame."""
+    import json
+
+    from s2v.io import write_frames
+    from s2v.simulate import gamma_speckle
+
+    clean = np.full((3, 41, 37), 0.5, np.float32)
+    clean[1] *= 4.0  # frames differ: a frame-0-only reader would repeat frame 0's numbers
+    clean[2] *= 9.0
+    cine = np.sqrt(np.stack([gamma_speckle(c, 1.0, seed=k) for k, c in enumerate(clean)]))
+    path = tmp_path / "cine.tif"
+    write_frames(path, cine.astype(np.float32))
+    out = tmp_path / "out"
+    assert main(["compare", "--data", str(path), "--methods", "boxcar", "--no-progress", "--no-figures",
+                 "--out", str(out), "--domain", "amplitude"]) == 0
+    payload = json.loads((out / "results.json").read_text())
+    assert payload["config"]["images"] == ["cine.tif[0]", "cine.tif[1]", "cine.tif[2]"]
+    noisy = {r["image"]: r for r in payload["records"] if r["method"] == "noisy"}
+    assert len(noisy) == 3

@@ -71,7 +71,7 @@ def test_one_file_is_the_same_intensity_for_compare_denoise_and_train(kind, tmp_
     import imageio.v3 as iio
 
     from s2v.cli import _read_frames_domain
-    from s2v.items import _read_item
+    from s2v.items import read_file_items
     from s2v.pipeline import prepare_intensity
     from s2v.training import _load_intensities
 
@@ -82,7 +82,7 @@ def test_one_file_is_the_same_intensity_for_compare_denoise_and_train(kind, tmp_
     else:
         path = tmp_path / "iq.npy"
         np.save(path, (rng.normal(size=(37, 45)) + 1j * rng.normal(size=(37, 45))).astype(np.complex64))
-    compared = _read_item(path)["intensity"]
+    compared = read_file_items(path)[0]["intensity"]
     frames, domain, _ = _read_frames_domain(path, None, None)
     despeckled_input = prepare_intensity(frames[0], domain)  # what s2v.despeckle converts
     folder_frames, folder_domain, _ = read_frames_domain(path)  # what despeckle_folder reads
