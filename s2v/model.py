@@ -54,6 +54,27 @@ def unpack_batch(batch):
     return batch[..., 0:1], batch[..., 1:2], ops.cast(batch[:, 0, 0, 2], "int32"), target
 
 
+class _OurRetracingWarnings:
+    """Logging filter: drops TensorFlow's "triggered tf.function retracing" warning for
+    :meth:`Speckle2Void._make_predict_fn`'s function only.
+
+    Every loaded model compiles its own prediction function, once, for any tile shape (a
+    shape-free signature); TensorFlow's detector counts those first traces across all
+    functions and warns about "excessive retracing" as soon as a study loads a few models.
+    Warnings about any other function pass.
+    """
+
+    def filter(self, record) -> bool:
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message and "_make_predict_fn" in message)
+
+
+def _drop_our_retracing_warnings(tf) -> None:
+    logger = tf.get_logger()
+    if not any(isinstance(f, _OurRetracingWarnings) for f in logger.filters):
+        logger.addFilter(_OurRetracingWarnings())
+
+
 @keras.saving.register_keras_serializable(package="s2v")
 class Speckle2Void(keras.Model):
     """Speckle2Void blind-spot network (Bordone Molini et al., TGRS 2022).
@@ -211,7 +232,12 @@ class Speckle2Void(keras.Model):
             return lambda x: np.asarray(self.predict_on_batch(x))
         import tensorflow as tf
 
-        function = tf.function(self._infer, reduce_retracing=True, autograph=False,
+        _drop_our_retracing_warnings(tf)
+
+        def infer(x):
+            return self._infer(x)
+
+        function = tf.function(infer, reduce_retracing=True, autograph=False,
                                input_signature=[tf.TensorSpec([1, None, None, 1], tf.float32)])
         return lambda x: function(tf.constant(x)).numpy()
 

@@ -286,3 +286,27 @@ def test_blind_spot_is_exact_through_the_pixel_shuffle(stride, shape, rows, rng)
     h, w = shape
     i, j = h // 2, w // 2  # its mosaic neighbours are the image pixels `stride` away
     assert seen[i * w + j, i * w + j - stride] > 0 and seen[i * w + j, i * w + j + stride] > 0
+
+
+def test_many_models_predicting_log_no_retracing_warning_but_other_warnings_pass(caplog):
+    """Each model compiles one shape-free prediction function; TensorFlow's detector would call
+    six such first traces "excessive retracing". Only that warning, for that function, is dropped."""
+    import logging
+
+    import tensorflow as tf
+
+    from s2v.model import _OurRetracingWarnings
+
+    image = np.random.default_rng(3).gamma(1.0, 1.0, (23, 19)).astype(np.float32)
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for seed in range(7):
+            model = Speckle2Void(S2VConfig.from_preset("cpu", filters=4, depth=2, seed=seed))
+            model.predict(image, progress=False)
+            model.predict(image[:17, :13], progress=False)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+    ours = logging.LogRecord("tensorflow", logging.WARNING, "", 0, "5 out of the last 9 calls to <function "
+                             "Speckle2Void._make_predict_fn.<locals>.infer> triggered tf.function retracing", (), None)
+    other = logging.LogRecord("tensorflow", logging.WARNING, "", 0, "5 out of the last 9 calls to <function "
+                              "user_function> triggered tf.function retracing", (), None)
+    assert not _OurRetracingWarnings().filter(ours) and _OurRetracingWarnings().filter(other)
+    assert any(isinstance(f, _OurRetracingWarnings) for f in tf.get_logger().filters)
