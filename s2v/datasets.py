@@ -1,9 +1,13 @@
-"""Clean natural-image sets of the synthetic speckle protocol (SAR-CNN protocol).
+"""Image sets: clean natural images, simulated ultrasound (training and held out), real speckle.
 
-Train on BSD68, test on Set12 images 01-10 (``../shared/data/clean``). When
-that folder is absent, images of the scikit-image gallery stand in, so code
-runs everywhere (the numbers are then not comparable with the literature).
-All images are returned as uint8 (H, W) grey levels.
+Synthetic speckle protocol (SAR-CNN protocol): train on BSD68, test on Set12 images 01-10
+(``../shared/data/clean``). When that folder is absent, images of the scikit-image gallery
+stand in, so code runs everywhere (the numbers are then not comparable with the
+literature). These images are returned as uint8 (H, W) grey levels.
+
+Simulated ultrasound with ground truth: :func:`simulated_ultrasound_set` (training, seeds
+0-11 by convention) and :func:`held_out_ultrasound_set` (evaluation only: seeds 1000+,
+probes outside the training ranges, a second phantom type).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import numpy as np
 from ._shared import shared_data_dir
 
 __all__ = ["clean_training_images", "clean_test_images", "simulated_ultrasound_set",
-           "real_ultrasound_intensities"]
+           "held_out_ultrasound_set", "real_ultrasound_intensities", "TRAINING_PROBE_RANGES",
+           "HELD_OUT_PROBES"]
 
 _GALLERY_TRAIN = ("camera", "coins", "moon", "page", "text", "brick", "grass", "gravel")
 _GALLERY_TEST = ("astronaut", "coffee", "chelsea", "rocket", "horse", "immunohistochemistry")
@@ -60,14 +65,24 @@ def clean_test_images() -> dict[str, np.ndarray]:
     return dict(zip(_GALLERY_TEST, _gallery(_GALLERY_TEST)))
 
 
+#: Probe ranges of :func:`simulated_ultrasound_set` (uniform draws, SI units); it also keeps the
+#: default 0.05 x 0.1 mm pixels and demodulation at the centre frequency.
+TRAINING_PROBE_RANGES = {
+    "center_frequency": (3.5e6, 7.5e6),
+    "fractional_bandwidth": (0.5, 0.8),
+    "lateral_beam_width": (0.4e-3, 0.9e-3),
+}
+
+
 def simulated_ultrasound_set(count: int, *, seed: int = 0, shape=(257, 193)) -> list[dict]:
     """Simulated ultrasound images (complex IQ, intensity, ground truth) with varied systems.
 
     Each image is a new phantom (:func:`s2v.simulate.ultrasound_phantom`) seen
     through a different point-spread function: centre frequency 3.5-7.5 MHz,
-    fractional bandwidth 0.5-0.8, lateral beam width 0.4-0.9 mm, so that a
-    model trained on them is not tuned to one probe. Seeds ``seed .. seed+count-1``
-    (use disjoint ranges for training and testing).
+    fractional bandwidth 0.5-0.8, lateral beam width 0.4-0.9 mm
+    (:data:`TRAINING_PROBE_RANGES`), so that a model trained on them is not tuned to one
+    probe. Seeds ``seed .. seed+count-1`` (use disjoint ranges for training and testing;
+    :func:`held_out_ultrasound_set` holds the images kept out of training and tuning).
 
     Returns
     -------
@@ -78,18 +93,117 @@ def simulated_ultrasound_set(count: int, *, seed: int = 0, shape=(257, 193)) -> 
     """
     from .simulate import simulate_ultrasound, ultrasound_phantom
 
+    ranges = TRAINING_PROBE_RANGES
     out = []
     for k in range(seed, seed + count):
         rng = np.random.default_rng([k, 7919])
         echogenicity, regions = ultrasound_phantom(shape, seed=k, return_regions=True)
         simulation = simulate_ultrasound(
             echogenicity, shape=shape, seed=k,
-            center_frequency=rng.uniform(3.5e6, 7.5e6),
-            fractional_bandwidth=rng.uniform(0.5, 0.8),
-            lateral_beam_width=rng.uniform(0.4e-3, 0.9e-3))
+            center_frequency=rng.uniform(*ranges["center_frequency"]),
+            fractional_bandwidth=rng.uniform(*ranges["fractional_bandwidth"]),
+            lateral_beam_width=rng.uniform(*ranges["lateral_beam_width"]))
         simulation["regions"] = regions
         out.append(simulation)
     return out
+
+
+def _probe(name, seed, phantom, center_frequency, fractional_bandwidth, lateral_beam_width, *, psf=None,
+           **phantom_options):
+    """One held-out image: probe name, seed, phantom type and options, PSF settings (SI units)."""
+    settings = {"center_frequency": center_frequency, "fractional_bandwidth": fractional_bandwidth,
+                "lateral_beam_width": lateral_beam_width, **(psf or {})}
+    return {"name": name, "seed": seed, "phantom": phantom, "phantom_options": phantom_options, "psf": settings}
+
+
+#: Held-out probes and phantoms of :func:`held_out_ultrasound_set` (never for training or tuning).
+#: ``psf``: keyword arguments of :func:`s2v.simulate.simulate_ultrasound`; ``phantom_options``:
+#: of :func:`s2v.simulate.ultrasound_phantom` ("cysts") or :func:`s2v.simulate.vessel_phantom`
+#: ("vessels"). The first six are those of ``benchmarks/baselines_ultrasound.py``.
+HELD_OUT_PROBES = (
+    _probe("2.5 MHz curvilinear-like, strong texture", 1000, "cysts", 2.5e6, 0.5, 1.2e-3, texture=0.5),
+    _probe("10 MHz linear, no texture", 1001, "cysts", 10e6, 0.7, 0.3e-3, texture=0.0),
+    _probe("5 MHz narrow band, +3 dB cysts", 1002, "cysts", 5e6, 0.35, 0.7e-3, hyperechoic_db=3.0),
+    _probe("7 MHz wide band, +9 dB cysts", 1003, "cysts", 7e6, 0.95, 0.5e-3, hyperechoic_db=9.0),
+    _probe("5 MHz, 1 MHz residual carrier", 1004, "cysts", 5e6, 0.6, 0.6e-3, psf={"demodulation_frequency": 4e6}),
+    _probe("4 MHz, 0.05 mm lateral pixels, +3 dB cysts, strong texture", 1005, "cysts", 4e6, 0.6, 0.8e-3,
+           psf={"pixel_size": (0.05e-3, 0.05e-3)}, texture=0.5, hyperechoic_db=3.0),
+    _probe("3 MHz narrow band, wide beam, vessels", 1006, "vessels", 3e6, 0.45, 1.0e-3),
+    _probe("8.5 MHz wide band, narrow beam, vessels", 1007, "vessels", 8.5e6, 0.85, 0.35e-3),
+)
+
+
+def held_out_ultrasound_set(count=None, *, shape=(257, 193)) -> list[dict]:
+    """Held-out simulated ultrasound: new phantoms, probes outside the training ranges.
+
+    For EVALUATION ONLY: the seeds 1000-1007 and these probes must never be used for
+    training or for choosing parameters. :func:`simulated_ultrasound_set` trains on
+    :func:`s2v.simulate.ultrasound_phantom` phantoms seen through probes drawn from
+    :data:`TRAINING_PROBE_RANGES` (centre frequency 3.5-7.5 MHz, fractional bandwidth
+    0.5-0.8, lateral beam width 0.4-0.9 mm), demodulated at the centre frequency, on
+    0.05 x 0.1 mm pixels, phantom defaults (texture 0.3, hyperechoic cysts +6 dB). Each
+    image below differs from that on at least one PSF setting (:data:`HELD_OUT_PROBES`):
+
+    ====  ========  ==========================================================================
+    seed  phantom   outside the training range because
+    ====  ========  ==========================================================================
+    1000  cysts     2.5 MHz (< 3.5) and 1.2 mm beam (> 0.9); texture 0.5
+    1001  cysts     10 MHz (> 7.5) and 0.3 mm beam (< 0.4); no texture
+    1002  cysts     bandwidth 0.35 (< 0.5); hyperechoic cysts +3 dB
+    1003  cysts     bandwidth 0.95 (> 0.8); hyperechoic cysts +9 dB
+    1004  cysts     demodulated at 4 MHz: a 1 MHz residual carrier (training has none)
+    1005  cysts     0.05 mm lateral pixels: lateral PSF sigma 6.8 px (training at most 3.8);
+                    texture 0.5, hyperechoic cysts +3 dB
+    1006  vessels   3 MHz (< 3.5), bandwidth 0.45 (< 0.5), 1.0 mm beam (> 0.9)
+    1007  vessels   8.5 MHz (> 7.5), bandwidth 0.85 (> 0.8), 0.35 mm beam (< 0.4)
+    ====  ========  ==========================================================================
+
+    The "vessels" images (:func:`s2v.simulate.vessel_phantom`: oblique vessels, irregular
+    lesions, no layers) are a phantom TYPE absent from training. The first six are
+    exactly the held-out set of ``benchmarks/baselines_ultrasound.py`` (same seeds, probes
+    and phantom variants, so ``held_out_ultrasound_set(6)`` gives its images bit for bit).
+
+    Parameters
+    ----------
+    count : int or None, optional
+        The first ``count`` images (1-8), in the order above; ``None``: all.
+    shape : (int, int), optional
+        Image shape (H, W). Every region mask is checked non-empty (a ValueError names the
+        first empty one); at (97, 81) the smallest cysts and the thin vessel are barely
+        resolved by the low-frequency probes, so contrast figures there are rough.
+
+    Returns
+    -------
+    list of dict
+        The outputs of :func:`s2v.simulate.simulate_ultrasound` at 60 dB dynamic range
+        (``iq``: COMPLEX IQ, ``intensity``: INTENSITY, ``blurred_echogenicity``: INTENSITY
+        ground truth of the despeckled image, ``bmode``, ``params``, ...) plus ``regions``
+        (the phantom's region dict), ``probe`` (its name), ``seed`` and ``phantom``
+        ("cysts" or "vessels").
+    """
+    from .simulate import simulate_ultrasound, ultrasound_phantom, vessel_phantom
+
+    total = len(HELD_OUT_PROBES)
+    if count is None:
+        count = total
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or not 1 <= count <= total:
+        raise ValueError(f"count must be None or an integer in 1..{total}, got {count!r}")
+    phantoms = {"cysts": ultrasound_phantom, "vessels": vessel_phantom}
+    images = []
+    for probe in HELD_OUT_PROBES[:count]:
+        seed = probe["seed"]
+        echogenicity, regions = phantoms[probe["phantom"]](
+            shape, seed=seed, return_regions=True, **probe["phantom_options"])
+        for name, mask in [(n, regions[n]) for n in ("anechoic", "hyperechoic", "background", "homogeneous")] + [
+                (f"cyst {i} ({c['kind']}) {part}", c[part]) for i, c in enumerate(regions["cysts"])
+                for part in ("inside", "background")]:
+            if not mask.any():
+                raise ValueError(f"shape {tuple(shape)} is too small: region {name} of seed {seed} is empty")
+        sim = simulate_ultrasound(echogenicity, seed=seed, dynamic_range=60.0,
+                                  point_targets=regions["point_targets"], **probe["psf"])
+        sim.update(regions=regions, probe=probe["name"], seed=seed, phantom=probe["phantom"])
+        images.append(sim)
+    return images
 
 
 def real_ultrasound_intensities() -> dict[str, np.ndarray]:

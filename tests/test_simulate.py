@@ -6,7 +6,7 @@ errors of the estimate for the sample size used, so the seeded tests are far fro
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import ndimage, stats
 
 from s2v.simulate import (
     gamma_speckle,
@@ -16,6 +16,7 @@ from s2v.simulate import (
     synthetic_protocol_set,
     ultrasound_phantom,
     ultrasound_psf,
+    vessel_phantom,
 )
 
 # Rayleigh amplitude: mean / std = sqrt(pi / (4 - pi)) (Goodman, Speckle Phenomena in Optics, 2007).
@@ -253,6 +254,143 @@ def test_simulate_ultrasound_rejects_bad_input():
         simulate_ultrasound(np.ones((20, 20)), point_targets=[[25, 3]], seed=0)
     with pytest.raises(ValueError, match="shape"):
         ultrasound_phantom((10, 40))
+
+
+# ---------------------------------------------------------------------------------------------
+# Vessel phantom (a second layout, for held-out evaluation)
+# ---------------------------------------------------------------------------------------------
+def _structure_angle(mask):
+    """Angle (degrees from horizontal, sign dropped) of the principal axis of a mask's pixels."""
+    rows, cols = np.nonzero(mask)
+    eigenvalues, eigenvectors = np.linalg.eigh(np.cov(np.stack([rows, cols]).astype(float)))
+    d_row, d_col = eigenvectors[:, np.argmax(eigenvalues)]
+    return np.degrees(np.arctan(abs(d_row / d_col)))
+
+
+def test_vessel_phantom_is_deterministic_for_a_seed():
+    a, regions_a = vessel_phantom((97, 81), seed=3, return_regions=True)
+    b, regions_b = vessel_phantom((97, 81), seed=3, return_regions=True)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(regions_a["point_targets"], regions_b["point_targets"])
+    for ca, cb in zip(regions_a["cysts"], regions_b["cysts"]):
+        assert ca["center"] == cb["center"] and np.array_equal(ca["inside"], cb["inside"])
+    assert not np.array_equal(a, vessel_phantom((97, 81), seed=4))
+    np.testing.assert_array_equal(a, vessel_phantom((97, 81), seed=np.random.default_rng(3)))
+
+
+@pytest.mark.parametrize("shape", [(97, 81), (131, 257), (257, 193), (257, 97), (80, 80)])
+def test_vessel_phantom_regions_are_non_empty_and_disjoint(shape):
+    echogenicity, regions = vessel_phantom(shape, seed=7, return_regions=True)
+    assert echogenicity.shape == shape and echogenicity.dtype == np.float32 and echogenicity.min() > 0
+    assert set(regions) == {"anechoic", "hyperechoic", "background", "homogeneous", "cysts", "point_targets", "layers"}
+    names = ("anechoic", "hyperechoic", "background", "homogeneous")
+    for i, a in enumerate(names):
+        assert regions[a].dtype == bool and regions[a].shape == shape and regions[a].sum() > 0, a
+        for b in names[i + 1:]:
+            assert not np.any(regions[a] & regions[b]), (a, b)
+    assert regions["layers"].dtype == np.int8 and np.all(regions["layers"] == 2)
+    cysts = regions["cysts"]
+    assert [c["kind"] for c in cysts] == ["anechoic", "anechoic", "hypoechoic", "hyperechoic"]
+    insides = np.any([c["inside"] for c in cysts], axis=0)
+    for c in cysts:
+        assert c["inside"].sum() > 0 and c["background"].sum() > 0, c["kind"]
+        # No background pixel lies inside any structure, the band or on a point target.
+        assert not np.any(c["background"] & insides) and not np.any(c["background"] & regions["homogeneous"])
+        assert not np.any(c["background"][tuple(regions["point_targets"].T)])
+        assert c["inside"][int(round(c["center"][0])), int(round(c["center"][1]))]
+    np.testing.assert_array_equal(regions["anechoic"], cysts[0]["inside"] | cysts[1]["inside"])
+    np.testing.assert_array_equal(regions["hyperechoic"], cysts[3]["inside"])
+
+
+def test_vessel_phantom_levels_and_point_targets():
+    echogenicity, regions = vessel_phantom((257, 193), seed=2, texture=0.0, point_target_db=20.0,
+                                           return_regions=True)
+    cysts = regions["cysts"]
+    np.testing.assert_allclose(echogenicity[regions["anechoic"]], 1e-4)
+    np.testing.assert_allclose(echogenicity[cysts[2]["inside"]], 0.1, rtol=1e-6)  # -10 dB
+    np.testing.assert_allclose(echogenicity[regions["hyperechoic"]], 10 ** 0.6, rtol=1e-6)  # +6 dB
+    np.testing.assert_allclose(echogenicity[regions["homogeneous"]], 1.0)
+    points = regions["point_targets"]
+    assert points.dtype == np.int64 and points.shape == (6, 2)
+    np.testing.assert_allclose(echogenicity[tuple(points.T)], 100.0, rtol=1e-6)  # 20 dB above the organ
+    # A 2 x 3 grid: two depths, three lateral positions, every (depth, lateral) pair present.
+    depths, laterals = np.unique(points[:, 0]), np.unique(points[:, 1])
+    assert len(depths) == 2 and len(laterals) == 3
+    assert {tuple(p) for p in points} == {(d, c) for d in depths for c in laterals}
+    # Without texture, the organ is exactly 1: every other pixel is a structure, and the
+    # point targets are at least 5 px from all of them.
+    structure = echogenicity != 1.0
+    structure[tuple(points.T)] = False
+    distance = ndimage.distance_transform_edt(~structure)
+    assert distance[tuple(points.T)].min() >= 5
+    # Default texture: a textured organ; the same seed without texture has the same layout.
+    textured, regions_textured = vessel_phantom((257, 193), seed=2, point_target_db=20.0, return_regions=True)
+    assert textured[regions["background"]].std() > 0.05
+    np.testing.assert_array_equal(regions_textured["point_targets"], points)
+    np.testing.assert_allclose(textured[tuple(points.T)], 100.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_vessel_phantom_vessels_are_oblique_apart_and_of_the_stated_width(seed):
+    shape = (257, 193)
+    echogenicity, regions = vessel_phantom(shape, seed=seed, return_regions=True)
+    labels, count = ndimage.label(echogenicity == np.float32(1e-4), structure=np.ones((3, 3)))
+    assert count == 2  # two vessels that never touch
+    vessels = sorted((labels == k for k in (1, 2)), key=lambda m: np.nonzero(m)[0].mean())
+    angles = [_structure_angle(v) for v in vessels]
+    # Drawn in 10-35 degrees, at least 5 apart (PCA of a clipped band: +-1.5 degrees).
+    assert all(8.5 < a < 36.5 for a in angles) and abs(angles[0] - angles[1]) > 3.5
+    # The thin vessel lies above the thick one at every column where both are present.
+    for col in range(shape[1]):
+        a, b = np.nonzero(vessels[0][:, col])[0], np.nonzero(vessels[1][:, col])[0]
+        if a.size and b.size:
+            assert a.max() < b.min()
+    small = min(shape)
+    for cyst, fraction in zip(regions["cysts"][:2], (0.03, 0.05)):
+        assert cyst["radius"] == pytest.approx(fraction * small)
+        # Inside: 0.8 half-width either side of the axis over 8 half-widths: area 12.8 hw^2.
+        assert cyst["inside"].sum() == pytest.approx(12.8 * cyst["radius"] ** 2, rel=0.15)
+
+
+def test_vessel_phantom_lesions_are_irregular_and_of_the_stated_size():
+    echogenicity, regions = vessel_phantom((513, 513), seed=5, texture=0.0, return_regions=True)
+    for cyst, level in zip(regions["cysts"][2:], (0.1, 10 ** 0.6)):
+        lesion = np.isclose(echogenicity, level, rtol=1e-6)
+        # Mean radius 6 % of the smaller side; area pi r0^2 (1 + sum a_k^2 / 2) within 10 %.
+        assert cyst["radius"] == pytest.approx(0.06 * 513)
+        assert lesion.sum() == pytest.approx(np.pi * cyst["radius"] ** 2, rel=0.1)
+        edge = lesion & ~ndimage.binary_erosion(lesion)
+        rows, cols = np.nonzero(edge)
+        radii = np.hypot(rows - cyst["center"][0], cols - cyst["center"][1])
+        # A pixelised disc of this radius scatters by ~0.01 r0; the harmonics by >= 0.037 r0.
+        assert radii.std() / cyst["radius"] > 0.025
+
+
+def test_vessel_phantom_regions_work_with_the_simulator():
+    echogenicity, regions = vessel_phantom((257, 193), seed=8, return_regions=True)
+    out = simulate_ultrasound(echogenicity, point_targets=regions["point_targets"], seed=8)
+    intensity = out["intensity"]
+    background = intensity[regions["background"]].mean()
+    assert intensity[regions["anechoic"]].mean() < 0.1 * background
+    assert intensity[regions["hyperechoic"]].mean() > 2 * background
+    hypo = regions["cysts"][2]
+    assert intensity[hypo["inside"]].mean() < 0.4 * intensity[hypo["background"]].mean()
+    points = regions["point_targets"]
+    assert np.all(intensity[tuple(points.T)] > 20 * background)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"shape": (64, 200)}, "shape"),
+    ({"shape": "big"}, "shape"),
+    ({"texture": -0.1}, "texture"),
+    ({"texture": np.nan}, "texture"),
+    ({"anechoic_level": 0.0}, "anechoic_level"),
+    ({"anechoic_level": 1.5}, "anechoic_level"),
+    ({"point_target_db": np.inf}, "point_target_db"),
+])
+def test_vessel_phantom_rejects_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        vessel_phantom(**{"shape": (97, 81), **kwargs})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,8 +6,9 @@ Three families, all seeded and all returning the noise-free quantity next to the
   -- the fully developed, spatially WHITE multiplicative model ``y = x * n``,
   ``n ~ Gamma(L, 1/L)``, and the single-look synthetic protocol of the SAR despeckling
   literature (clean intensity ``((gray + 1) / 256) ** 2``, Set12 01-10, 10 realisations).
-* :func:`ultrasound_phantom` and :func:`simulate_ultrasound` -- an echogenicity phantom
-  (layers, organ-like texture, anechoic / hyperechoic cysts, point targets) times complex
+* :func:`ultrasound_phantom` (layers, organ-like texture, anechoic / hyperechoic cysts, point
+  targets), :func:`vessel_phantom` (a second layout: oblique vessels, irregular lesions) and
+  :func:`simulate_ultrasound` -- an echogenicity phantom times complex
   circular Gaussian scatterers, convolved with a baseband point-spread function given in
   physical units: complex IQ with spatially CORRELATED speckle, its envelope, intensity and
   B-mode, plus the echogenicity and the PSF-blurred echogenicity as ground truth;
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 from .sar import simulate_correlated_slc
 from .speckle import gamma_speckle, synthetic_protocol_pair, synthetic_protocol_set
-from .ultrasound import simulate_ultrasound, ultrasound_phantom, ultrasound_psf
+from .ultrasound import simulate_ultrasound, ultrasound_phantom, ultrasound_psf, vessel_phantom
 from .ultrasound_pymust import simulate_ultrasound_pymust
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "synthetic_protocol_pair",
     "synthetic_protocol_set",
     "ultrasound_phantom",
+    "vessel_phantom",
     "ultrasound_psf",
     "simulate_ultrasound",
     "simulate_ultrasound_pymust",

@@ -14,7 +14,7 @@ from scipy import ndimage, signal
 
 from ._checks import _check_intensity, _check_pair, _check_shape
 
-__all__ = ["ultrasound_phantom", "ultrasound_psf", "simulate_ultrasound"]
+__all__ = ["ultrasound_phantom", "vessel_phantom", "ultrasound_psf", "simulate_ultrasound"]
 
 # FWHM of a Gaussian exp(-t^2 / (2 sigma^2)) is 2 sqrt(2 ln 2) sigma.
 _FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
@@ -23,6 +23,67 @@ _FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 def _disc(shape, center, radius) -> np.ndarray:
     rows, cols = np.ogrid[: shape[0], : shape[1]]
     return (rows - center[0]) ** 2 + (cols - center[1]) ** 2 <= radius**2
+
+
+def _check_phantom(shape, texture, anechoic_level, *, minimum):
+    """Checked (H, W), texture and anechoic level shared by the phantoms."""
+    height, width = _check_shape(shape, minimum=minimum)
+    texture = float(texture)
+    if texture < 0 or not np.isfinite(texture):
+        raise ValueError(f"texture must be a finite standard deviation >= 0, got {texture}")
+    anechoic_level = float(anechoic_level)
+    if not 0 < anechoic_level < 1:
+        raise ValueError(f"anechoic_level must be in (0, 1) (relative to the organ), got {anechoic_level}")
+    return height, width, texture, anechoic_level
+
+
+def _organ_texture(rng, shape, texture) -> np.ndarray:
+    """Organ-like texture: the smooth log-normal modulation with unit mean of the phantoms.
+
+    ``exp(texture * g - texture**2 / 2)``, ``g`` a Gaussian-filtered unit-variance field
+    (correlation length 2 % of the smaller side); LINEAR INTENSITY factor, float64 (H, W).
+    """
+    field = ndimage.gaussian_filter(rng.standard_normal(shape), sigma=max(1.0, 0.02 * min(shape)))
+    field /= field.std() + 1e-12
+    return np.exp(texture * field - texture**2 / 2)
+
+
+def _homogeneous_band(shape):
+    """The untextured band near the bottom: its box, and its mask inset by up to 3 px.
+
+    The inset keeps the mask's expected intensity untouched by the PSF blur of the textured
+    tissue around the band.
+    """
+    height, width = shape
+    box = (slice(int(0.89 * height), int(0.98 * height)), slice(int(0.08 * width), int(0.92 * width)))
+    inset = min(3, (box[0].stop - box[0].start - 1) // 2)
+    mask = np.zeros(shape, dtype=bool)
+    mask[box[0].start + inset : box[0].stop - inset, box[1].start + inset : box[1].stop - inset] = True
+    return box, mask
+
+
+def _point_discs(shape, point_targets) -> np.ndarray:
+    """Discs of radius 4 px around the point targets (left out of every background)."""
+    mask = np.zeros(shape, dtype=bool)
+    for row, col in point_targets:
+        mask |= _disc(shape, (row, col), 4)
+    return mask
+
+
+def _region_dict(cysts, homogeneous, point_targets, layers) -> dict:
+    """The region dict of the phantoms from their per-structure masks (see ultrasound_phantom)."""
+    def union(masks):
+        return np.logical_or.reduce([np.zeros(homogeneous.shape, dtype=bool), *masks])
+
+    return {
+        "anechoic": union(c["inside"] for c in cysts if c["kind"] == "anechoic"),
+        "hyperechoic": union(c["inside"] for c in cysts if c["kind"] == "hyperechoic"),
+        "background": union(c["background"] for c in cysts),
+        "homogeneous": homogeneous,
+        "cysts": cysts,
+        "point_targets": point_targets,
+        "layers": layers,
+    }
 
 
 def ultrasound_phantom(
@@ -80,13 +141,7 @@ def ultrasound_phantom(
         for per-cyst gCNR; ``point_targets``: (N, 2) int array of (row, col);
         ``layers``: int8 (H, W) labels (0 subcutaneous, 1 fascia, 2 organ).
     """
-    height, width = _check_shape(shape, minimum=32)
-    texture = float(texture)
-    if texture < 0 or not np.isfinite(texture):
-        raise ValueError(f"texture must be a finite standard deviation >= 0, got {texture}")
-    anechoic_level = float(anechoic_level)
-    if not 0 < anechoic_level < 1:
-        raise ValueError(f"anechoic_level must be in (0, 1) (relative to the organ), got {anechoic_level}")
+    height, width, texture, anechoic_level = _check_phantom(shape, texture, anechoic_level, minimum=32)
     rng = np.random.default_rng(seed)
     small = min(height, width)
     rows = np.arange(height)[:, None]
@@ -101,12 +156,8 @@ def ultrasound_phantom(
     layers[rows < top] = 0
     echogenicity = np.choose(layers, [10 ** (-6 / 10), 10 ** (8 / 10), 1.0]).astype(np.float64)
 
-    # Organ-like texture: smooth log-normal modulation with unit mean.
-    field = ndimage.gaussian_filter(rng.standard_normal((height, width)), sigma=max(1.0, 0.02 * small))
-    field /= field.std() + 1e-12
-    modulation = np.exp(texture * field - texture**2 / 2)
-
-    homogeneous_box = (slice(int(0.89 * height), int(0.98 * height)), slice(int(0.08 * width), int(0.92 * width)))
+    modulation = _organ_texture(rng, (height, width), texture)
+    homogeneous_box, homogeneous = _homogeneous_band((height, width))
     modulation[homogeneous_box] = 1.0
     echogenicity[homogeneous_box] = 1.0
 
@@ -135,27 +186,199 @@ def ultrasound_phantom(
     # homogeneous band or the surroundings of a point target, whatever the aspect ratio.
     excluded = (layers != 2) | np.any([_disc(shape2, c["center"], 1.3 * c["radius"]) for c in cysts], axis=0)
     excluded[homogeneous_box] = True
-    for row, col in point_targets:
-        excluded |= _disc(shape2, (row, col), 4)
+    excluded |= _point_discs(shape2, point_targets)
     for cyst in cysts:
         cyst["inside"] = _disc(shape2, cyst["center"], 0.8 * cyst["radius"])
         cyst["background"] = _disc(shape2, cyst["center"], 1.7 * cyst["radius"]) & ~excluded
-    # Inset the homogeneous band by up to 3 px: its expected intensity is then not touched
-    # by the PSF blur of the textured tissue around it.
-    inset = min(3, (homogeneous_box[0].stop - homogeneous_box[0].start - 1) // 2)
-    homogeneous = np.zeros(shape2, dtype=bool)
-    homogeneous[homogeneous_box[0].start + inset : homogeneous_box[0].stop - inset,
-                homogeneous_box[1].start + inset : homogeneous_box[1].stop - inset] = True
-    regions = {
-        "anechoic": np.any([c["inside"] for c in cysts if c["kind"] == "anechoic"], axis=0),
-        "hyperechoic": np.any([c["inside"] for c in cysts if c["kind"] == "hyperechoic"], axis=0),
-        "background": np.any([c["background"] for c in cysts], axis=0),
-        "homogeneous": homogeneous,
-        "cysts": cysts,
-        "point_targets": point_targets,
-        "layers": layers,
-    }
-    return echogenicity, regions
+    return echogenicity, _region_dict(cysts, homogeneous, point_targets, layers)
+
+
+def _free_distance(occupied) -> np.ndarray:
+    """Distance in pixels from every pixel to the nearest occupied one or the image border."""
+    return ndimage.distance_transform_edt(np.pad(~occupied, 1))[1:-1, 1:-1]
+
+
+def _nearest(valid, target):
+    """The True pixel of ``valid`` nearest to ``target`` (row, col), or None."""
+    rows, cols = np.nonzero(valid)
+    k = np.argmin((rows - target[0]) ** 2 + (cols - target[1]) ** 2) if rows.size else None
+    return None if k is None else (int(rows[k]), int(cols[k]))
+
+
+def _vessel_layout(shape, band, slopes, sign, harmonics):
+    """Vessel axes, lesions and point targets of :func:`vessel_phantom`; None if they do not fit."""
+    height, width = shape
+    small = min(shape)
+    rows, cols = np.indices(shape, dtype=np.float64)
+    cosines = 1.0 / np.sqrt(1.0 + slopes**2)
+    half = np.array([0.03, 0.05]) * small
+    top_of_band = np.nonzero(band.any(axis=1))[0][0]
+    deep = min(0.56 * height, top_of_band - half[1] / cosines[1] - abs(slopes[1]) * width / 2 - 0.03 * small)
+    shallow = deep - abs(slopes[1] - slopes[0]) * width / 2 - (half.sum() + 0.08 * small) / cosines.min()
+    # (axis row at the central column, slope, cosine, half-width) and the distance to each axis.
+    axes = list(zip((shallow, deep), slopes, cosines, half))
+    across = [np.abs(rows - r0 - m * (cols - width / 2)) * c for r0, m, c, _ in axes]
+    occupied = band | (across[0] <= 1.3 * half[0]) | (across[1] <= 1.3 * half[1])
+    lesions = []
+    side = (lambda u: u * width) if sign > 0 else (lambda u: (1 - u) * width)
+    for (kind, level_db, nominal), (amplitudes, phases) in zip(
+            (("hypoechoic", -10.0, (0.72 * height, side(0.28))), ("hyperechoic", 6.0, (0.14 * height, side(0.72)))),
+            harmonics):
+        radius = 0.06 * small
+        largest = radius * (1 + amplitudes.sum())
+        free = _free_distance(occupied)
+        center = _nearest(free >= 1.7 * largest + 1, nominal) or _nearest(free >= 1.3 * largest + 1, nominal)
+        if center is None:
+            return None
+        theta = np.arctan2(rows - center[0], cols - center[1])
+        boundary = radius * (1 + sum(a * np.cos(k * theta + p) for k, a, p in zip((2, 3, 4), amplitudes, phases)))
+        scaled = np.hypot(rows - center[0], cols - center[1]) / boundary  # 1 on the boundary
+        lesions.append({"kind": kind, "center": (float(center[0]), float(center[1])), "radius": float(radius),
+                        "level": 10 ** (level_db / 10), "scaled": scaled})
+        occupied |= scaled <= 1.3
+    # Point targets: a 2 x 3 grid, every target 5 px away from the 1.3 x zones of the structures.
+    ok = _free_distance(occupied) >= 5
+    step = (max(14, round(0.1 * height)), max(14, round(0.14 * width)))
+    grid = np.ones((height - step[0], width - 2 * step[1]), dtype=bool)
+    for i in range(2):
+        for j in range(3):
+            grid &= ok[i * step[0] : i * step[0] + grid.shape[0], j * step[1] : j * step[1] + grid.shape[1]]
+    origin = _nearest(grid, (0.45 * height - step[0] / 2, width / 2 - step[1]))
+    if origin is None:
+        return None
+    points = np.array([(origin[0] + i * step[0], origin[1] + j * step[1]) for i in range(2) for j in range(3)],
+                      dtype=np.int64)
+    return axes, across, lesions, points, occupied
+
+
+def vessel_phantom(
+    shape=(257, 193),
+    *,
+    seed=None,
+    texture=0.3,
+    anechoic_level=1e-4,
+    point_target_db=30.0,
+    return_regions=False,
+):
+    """Echogenicity map of two oblique vessels and two irregular lesions (LINEAR INTENSITY).
+
+    A second phantom TYPE next to :func:`ultrasound_phantom` (to evaluate on a layout a model
+    was not trained on) with the same region dict. Layout (axis 0 = depth, axis 1 = lateral;
+    ``s`` = the smaller side; vessels, lesions and the band untextured):
+
+    * the organ (level 1, no layers) with the log-normal texture of :func:`ultrasound_phantom`;
+    * two straight anechoic vessels (level ``anechoic_level``, half-widths 3 % and 5 % of
+      ``s``, the thin one above) crossing the image at angles drawn from the seed in 10-35
+      degrees from horizontal, at least 5 degrees apart, both deepening towards the same
+      random side, so that they never touch (gap at least 8 % of ``s``); the thick one stays
+      3 % of ``s`` above the band. On images wider than ``H / 1.15`` the slopes shrink in
+      proportion; where the structures below would not fit (small images) the slopes are
+      reduced by steps of 25 %, down to horizontal vessels;
+    * a hypoechoic (-10 dB) and a hyperechoic (+6 dB) lesion of mean radius ``r0`` = 6 % of
+      ``s`` with irregular boundaries ``r(theta) = r0 (1 + sum_k a_k cos(k theta + phi_k))``,
+      k = 2, 3, 4, ``a_k`` in 0.03-0.07, in the two corners the vessels leave (nominally
+      at 72 % and 14 % depth), 1.3 x their size away from the vessels and each other;
+    * six single-pixel point targets ``point_target_db`` above the organ on a 2 x 3 grid
+      (10 % of the depth x 14 % of the width apart, at least 14 px), 5 px away from the
+      vessels and lesions (1.3 x their size);
+    * the homogeneous band of :func:`ultrasound_phantom` near the bottom.
+
+    The lesions and the grid take the free positions nearest their nominal ones.
+
+    Parameters
+    ----------
+    shape : (int, int), optional
+        (H, W) in pixels, each at least 80.
+    seed : None, int or numpy.random.Generator, optional
+        Seed of the vessel angles, lesion boundaries and texture.
+    texture : float, optional
+        Standard deviation of the log-echogenicity texture (0 disables it).
+    anechoic_level : float, optional
+        Echogenicity inside the vessels, in (0, 1) (``1e-4``: -40 dB).
+    point_target_db : float, optional
+        Level of the point targets above the organ, in dB.
+    return_regions : bool, optional
+        Also return the region dict of :func:`ultrasound_phantom` (same keys).
+
+    Returns
+    -------
+    echogenicity : ndarray of float32, (H, W)
+        Mean backscattered LINEAR INTENSITY per pixel (the speckle-free ground truth).
+    regions : dict, only if ``return_regions``
+        The keys of :func:`ultrasound_phantom`. ``cysts``: the two vessels (``kind``
+        "anechoic", ``radius`` = half-width, ``center`` on the axis, farthest from the other
+        structures; ``inside``: within 0.8 half-width of the axis over a segment 8
+        half-widths long centred on ``center``; ``background``: within 1.7 half-widths over
+        that segment), then the lesions ("hypoechoic", "hyperechoic", ``radius`` = ``r0``,
+        ``inside`` / ``background`` within 0.8 / 1.7 x the boundary). Backgrounds leave out
+        every structure (1.3 x its size), the band and 4 px around the point targets.
+        ``anechoic``: union of the vessel insides; ``layers``: all 2 (organ).
+
+    Raises
+    ------
+    ValueError
+        Bad arguments, or a shape in which the structures cannot be placed.
+    """
+    height, width, texture, anechoic_level = _check_phantom(shape, texture, anechoic_level, minimum=80)
+    point_target_db = float(point_target_db)
+    if not np.isfinite(point_target_db):
+        raise ValueError(f"point_target_db must be a finite number of dB, got {point_target_db}")
+    rng = np.random.default_rng(seed)
+    shape2 = (height, width)
+    first = rng.uniform(10.0, 35.0)
+    angles = np.radians([first, 10.0 + (first - 10.0 + rng.uniform(5.0, 20.0)) % 25.0])
+    sign = rng.choice((-1.0, 1.0))
+    slopes = sign * np.tan(angles) * min(1.0, height / (1.15 * width))
+    harmonics = [(rng.uniform(0.03, 0.07, size=3), rng.uniform(0, 2 * np.pi, size=3)) for _ in range(2)]
+    modulation = _organ_texture(rng, shape2, texture)
+    box, homogeneous = _homogeneous_band(shape2)
+    band = np.zeros(shape2, dtype=bool)
+    band[box] = True
+    for scale in (1.0, 0.75, 0.5, 0.25, 0.0):
+        layout = _vessel_layout(shape2, band, scale * slopes, sign, harmonics)
+        if layout is not None:
+            break
+    else:
+        raise ValueError(f"shape {shape2} is too small to place the structures of vessel_phantom")
+    axes, across, lesions, point_targets, occupied = layout
+
+    echogenicity = np.ones(shape2)
+    structures = [(a <= h, anechoic_level) for a, (*_, h) in zip(across, axes)]
+    for mask, level in [(band, 1.0)] + structures + [(x["scaled"] <= 1, x["level"]) for x in lesions]:
+        echogenicity[mask] = level
+        modulation[mask] = 1.0
+    echogenicity *= modulation
+    echogenicity[point_targets[:, 0], point_targets[:, 1]] = 10 ** (point_target_db / 10)
+    echogenicity = echogenicity.astype(np.float32)
+    if not return_regions:
+        return echogenicity
+
+    rows, cols = np.indices(shape2, dtype=np.float64)
+    points = _point_discs(shape2, point_targets)
+    excluded = occupied | points
+    cysts = []
+    for index, (r0, m, c, h) in enumerate(axes):
+        # Segment centre: the axis point farthest from the other structures, segment inside the image.
+        others = (occupied & (across[index] > 1.3 * h)) | points
+        col = np.arange(width, dtype=np.float64)
+        row = r0 + m * (col - width / 2)
+        length = 4 * h
+        fits = ((np.minimum(row, height - 1 - row) >= length * abs(m) * c)
+                & (np.minimum(col, width - 1 - col) >= length * c))
+        if not fits.any():
+            raise ValueError(f"shape {shape2} leaves no room for a vessel segment of vessel_phantom")
+        free = _free_distance(others)[np.clip(np.rint(row), 0, height - 1).astype(int), col.astype(int)]
+        best = int(np.argmax(np.where(fits, free, -1.0) - 1e-6 * np.abs(col - width / 2)))
+        center = (float(row[best]), float(col[best]))
+        segment = np.abs((cols - center[1]) + m * (rows - center[0])) * c <= length
+        cysts.append({"kind": "anechoic", "center": center, "radius": float(h),
+                      "inside": (across[index] <= 0.8 * h) & segment,
+                      "background": (across[index] <= 1.7 * h) & segment & ~excluded})
+    for lesion in lesions:
+        cysts.append({"kind": lesion["kind"], "center": lesion["center"], "radius": lesion["radius"],
+                      "inside": lesion["scaled"] <= 0.8, "background": (lesion["scaled"] <= 1.7) & ~excluded})
+    layers = np.full(shape2, 2, dtype=np.int8)
+    return echogenicity, _region_dict(cysts, homogeneous, point_targets, layers)
 
 
 def ultrasound_psf(

@@ -1,0 +1,175 @@
+"""Tests of s2v.datasets: the simulated ultrasound sets (training and held out)."""
+
+import numpy as np
+import pytest
+
+from s2v.datasets import (
+    HELD_OUT_PROBES,
+    TRAINING_PROBE_RANGES,
+    held_out_ultrasound_set,
+    simulated_ultrasound_set,
+)
+from s2v.simulate import simulate_ultrasound, ultrasound_phantom
+
+SMALL = (97, 81)  # the quick study's shape
+DEFAULT_PIXEL_SIZE = (0.05e-3, 0.1e-3)
+
+# The held-out probes of benchmarks/baselines_ultrasound.py (its PROBES list before it switched
+# to held_out_ultrasound_set), copied here as literals so that the reference below does not
+# depend on either implementation: (seed, PSF settings, ultrasound_phantom options).
+BENCHMARK_PROBES = [
+    (1000, {"center_frequency": 2.5e6, "fractional_bandwidth": 0.5, "lateral_beam_width": 1.2e-3},
+     {"texture": 0.5}),
+    (1001, {"center_frequency": 10e6, "fractional_bandwidth": 0.7, "lateral_beam_width": 0.3e-3},
+     {"texture": 0.0}),
+    (1002, {"center_frequency": 5e6, "fractional_bandwidth": 0.35, "lateral_beam_width": 0.7e-3},
+     {"hyperechoic_db": 3.0}),
+    (1003, {"center_frequency": 7e6, "fractional_bandwidth": 0.95, "lateral_beam_width": 0.5e-3},
+     {"hyperechoic_db": 9.0}),
+    (1004, {"center_frequency": 5e6, "fractional_bandwidth": 0.6, "lateral_beam_width": 0.6e-3,
+            "demodulation_frequency": 4e6}, {}),
+    (1005, {"center_frequency": 4e6, "fractional_bandwidth": 0.6, "lateral_beam_width": 0.8e-3,
+            "pixel_size": (0.05e-3, 0.05e-3)}, {"texture": 0.5, "hyperechoic_db": 3.0}),
+]
+
+
+@pytest.fixture(scope="module")
+def held_out_small():
+    return held_out_ultrasound_set(shape=SMALL)
+
+
+@pytest.fixture(scope="module")
+def held_out_full():
+    return held_out_ultrasound_set()
+
+
+def _outside_training(params) -> list[str]:
+    """The PSF settings of a simulation (its ``params``) that training never uses."""
+    outside = [name for name, (low, high) in TRAINING_PROBE_RANGES.items() if not low <= params[name] <= high]
+    if not np.allclose(params["pixel_size"], DEFAULT_PIXEL_SIZE, rtol=1e-12):
+        outside.append("pixel_size")
+    if params["demodulation_frequency"] != params["center_frequency"]:
+        outside.append("demodulation_frequency")
+    return outside
+
+
+def test_held_out_set_has_eight_images_with_distinct_seeds(held_out_small):
+    images = held_out_small
+    assert len(images) == 8 == len(HELD_OUT_PROBES)
+    assert [im["seed"] for im in images] == list(range(1000, 1008))
+    assert [im["phantom"] for im in images] == ["cysts"] * 6 + ["vessels"] * 2
+    assert [im["probe"] for im in images] == [p["name"] for p in HELD_OUT_PROBES]
+    assert len({im["probe"] for im in images}) == 8
+    for image, probe in zip(images, HELD_OUT_PROBES):
+        assert image["intensity"].shape == SMALL and image["intensity"].dtype == np.float32
+        # The settings of the constant are those the simulation used.
+        for name, value in probe["psf"].items():
+            assert np.allclose(image["params"][name], value, rtol=1e-12), (probe["name"], name)
+        assert image["params"]["dynamic_range"] == 60.0
+        np.testing.assert_array_equal(image["point_targets"], image["regions"]["point_targets"])
+    # The vessel images carry the vessel phantom's regions (two vessels, two lesions).
+    for image in images[6:]:
+        kinds = [c["kind"] for c in image["regions"]["cysts"]]
+        assert kinds == ["anechoic", "anechoic", "hypoechoic", "hyperechoic"]
+
+
+def test_training_ranges_are_those_of_the_training_set():
+    for sim in simulated_ultrasound_set(12, seed=0, shape=SMALL):
+        params = sim["params"]
+        assert _outside_training(params) == []
+        for name, (low, high) in TRAINING_PROBE_RANGES.items():
+            assert low <= params[name] <= high
+
+
+def test_every_held_out_probe_is_outside_the_training_range(held_out_small):
+    for image in held_out_small:
+        assert _outside_training(image["params"]), image["probe"]
+    # The vessel probes are outside on all three drawn settings.
+    for image in held_out_small[6:]:
+        assert set(_outside_training(image["params"])) >= set(TRAINING_PROBE_RANGES), image["probe"]
+    # Never the training seeds 0-11, the study's test seeds 100+ or the tuning seeds 500-503.
+    assert not {p["seed"] for p in HELD_OUT_PROBES} & (set(range(0, 200)) | set(range(500, 504)))
+
+
+@pytest.mark.parametrize("shape", [SMALL, (257, 193)])
+def test_first_six_are_the_benchmark_images(shape, held_out_small, held_out_full):
+    """Reference: the benchmark's held_out_images(6, shape), recomputed from its literal settings."""
+    images = held_out_small if shape == SMALL else held_out_full
+    for image, (seed, psf, options) in zip(images[:6], BENCHMARK_PROBES):
+        echogenicity, regions = ultrasound_phantom(shape, seed=seed, return_regions=True, **options)
+        reference = simulate_ultrasound(echogenicity, seed=seed, dynamic_range=60.0,
+                                        point_targets=regions["point_targets"], **psf)
+        assert image["seed"] == seed
+        assert np.array_equal(image["intensity"], reference["intensity"]), seed
+        assert np.array_equal(image["blurred_echogenicity"], reference["blurred_echogenicity"]), seed
+    assert len(held_out_ultrasound_set(6, shape=SMALL)) == 6
+
+
+# Sum of the intensity at (97, 81), recorded with numpy 2.4.6 / scipy 1.17.1: seeds 1000-1005
+# from benchmarks/baselines_ultrasound.py's held_out_images(6, (97, 81)) before its probes moved
+# to s2v.datasets, seeds 1006-1007 from the first version of held_out_ultrasound_set.
+PINNED_SUMS = {1000: 12487.841882558894, 1001: 13184.121199928559, 1002: 13039.68592237131,
+               1003: 14971.593865603081, 1004: 13581.632154312967, 1005: 11320.220471022476,
+               1006: 12213.140608993272, 1007: 13524.141713284334}
+
+
+def test_held_out_intensities_are_pinned(held_out_small):
+    """A change of phantom, PSF, simulator or seeding changes these sums (and the benchmark's numbers)."""
+    for image in held_out_small:
+        assert float(image["intensity"].astype(np.float64).sum()) == pytest.approx(
+            PINNED_SUMS[image["seed"]], rel=1e-6), image["seed"]
+
+
+@pytest.mark.parametrize("shape", [SMALL, (257, 193)])
+def test_held_out_regions_are_non_empty(shape, held_out_small, held_out_full):
+    images = held_out_small if shape == SMALL else held_out_full
+    for image in images:
+        regions = image["regions"]
+        for name in ("anechoic", "hyperechoic", "background", "homogeneous"):
+            assert regions[name].shape == shape and regions[name].sum() > 0, (image["seed"], name)
+        for cyst in regions["cysts"]:
+            assert cyst["inside"].sum() > 0 and cyst["background"].sum() > 0, (image["seed"], cyst["kind"])
+            assert not np.any(cyst["inside"] & cyst["background"])
+
+
+def test_held_out_regions_show_the_contrast_of_the_ground_truth(held_out_full):
+    """At 257 x 193 every structure is resolved by every probe (at 97 x 81 the smallest
+    cysts are not, for the 2.5 and 3 MHz probes)."""
+    for image in held_out_full:
+        truth = image["blurred_echogenicity"]
+        for cyst in image["regions"]["cysts"]:
+            ratio = truth[cyst["inside"]].mean() / truth[cyst["background"]].mean()
+            if cyst["kind"] in ("anechoic", "hypoechoic"):
+                assert ratio < 0.5, (image["seed"], cyst["kind"], ratio)
+            else:
+                assert ratio > 1.3, (image["seed"], cyst["kind"], ratio)
+        # The homogeneous band is at the organ level (1) in the ground truth.
+        assert truth[image["regions"]["homogeneous"]].mean() == pytest.approx(1.0, abs=0.05)
+
+
+@pytest.mark.parametrize("count", [0, 9, -1, 2.5, True, "all"])
+def test_held_out_set_rejects_bad_count(count):
+    with pytest.raises(ValueError, match="count"):
+        held_out_ultrasound_set(count, shape=SMALL)
+
+
+def test_held_out_set_count_and_small_shape():
+    first = held_out_ultrasound_set(2, shape=SMALL)
+    assert [im["seed"] for im in first] == [1000, 1001]
+    with pytest.raises(ValueError, match="shape"):
+        held_out_ultrasound_set(shape=(40, 40))
+
+
+def test_held_out_set_refuses_an_empty_region(monkeypatch):
+    import s2v.simulate
+
+    real = s2v.simulate.vessel_phantom
+
+    def vessel_phantom_with_an_empty_background(*args, **kwargs):
+        echogenicity, regions = real(*args, **kwargs)
+        regions["cysts"][1]["background"] = np.zeros_like(regions["cysts"][1]["background"])
+        return echogenicity, regions
+
+    monkeypatch.setattr(s2v.simulate, "vessel_phantom", vessel_phantom_with_an_empty_background)
+    with pytest.raises(ValueError, match=r"cyst 1 \(anechoic\) background of seed 1006 is empty"):
+        held_out_ultrasound_set(shape=SMALL)
