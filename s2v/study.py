@@ -166,32 +166,45 @@ def sar_items() -> list[dict]:
     return items
 
 
-def simulated_ultrasound_items(quick: bool) -> list:
-    from .datasets import simulated_ultrasound_set
+def _simulated_item(name: str, sim: dict, intensity) -> dict:
+    """A held-out simulation as a harness item: ground truth, cysts, point targets, zooms."""
+    regions = sim["regions"]
+    # Montage zooms: the smallest anechoic structure (cyst or vessel) and the first point target.
+    cyst = min((c for c in regions["cysts"] if c["kind"] == "anechoic"), key=lambda c: c["radius"])
+    (row, col), half = cyst["center"], 1.7 * cyst["radius"]
+    point_row, point_col = (int(v) for v in regions["point_targets"][0])
+    return {
+        "name": name, "intensity": intensity, "ground_truth": sim["blurred_echogenicity"],
+        "regions": {"homogeneous": [regions["homogeneous"]],
+                    "pairs": [{"target": c["inside"], "background": c["background"]}
+                              for c in regions["cysts"] if c["kind"] == "anechoic"]},
+        "insets": [[row - half, col - half, row + half, col + half],
+                   [point_row - 6, point_col - 6, point_row + 7, point_col + 7]],
+        "points": [tuple(int(v) for v in point) for point in regions["point_targets"]],
+    }
 
-    # Seeds 100+ are disjoint from the training phantoms (seeds 0-11).
-    count, shape = (1, (97, 81)) if quick else (4, (257, 193))
-    items = []
-    for k, sim in enumerate(simulated_ultrasound_set(count, seed=100, shape=shape)):
-        regions = sim["regions"]
-        # Montage zooms: the smallest anechoic cyst and the first point target.
-        cyst = min((c for c in regions["cysts"] if c["kind"] == "anechoic"),
-                   key=lambda c: c["radius"])
-        (row, col), half = cyst["center"], 1.7 * cyst["radius"]
-        point_row, point_col = (int(v) for v in regions["point_targets"][0])
-        items.append({
-            "name": f"sim_us_{k}", "intensity": sim["intensity"],
-            "ground_truth": sim["blurred_echogenicity"],
-            "regions": {"homogeneous": [regions["homogeneous"]],
-                        "pairs": [{"target": c["inside"], "background": c["background"]}
-                                  for c in regions["cysts"] if c["kind"] == "anechoic"]},
-            "insets": [[row - half, col - half, row + half, col + half],
-                       [point_row - 6, point_col - 6, point_row + 7, point_col + 7]],
-            "points": [tuple(int(v) for v in point) for point in regions["point_targets"]],
-        })
-    # The same kind of phantom seen as an 8-bit 60 dB B-mode (what most users have): the B-mode
-    # pipeline (log-decompression, then despeckling) is measured against ground truth too.
-    return items if quick else items + ["us_phantom_bmode"]
+
+def simulated_ultrasound_items(quick: bool) -> list:
+    """The held-out simulations (:func:`s2v.datasets.held_out_ultrasound_set`) as items.
+
+    Seeds 1000-1007: phantoms never trained on, probes outside the training ranges (lower
+    and higher centre frequencies, narrower and wider bands, wider and narrower beams, a
+    residual carrier, finer lateral sampling) and a phantom type absent from training
+    (oblique vessels, irregular lesions). Each as intensity (|IQ|^2), and the last one also
+    as the 8-bit 60 dB B-mode a scanner would export, converted back to intensity (the
+    B-mode pipeline measured against ground truth too). Quick mode: the first image, small.
+    """
+    from .datasets import held_out_ultrasound_set
+    from .domains import bmode_to_intensity
+
+    simulations = held_out_ultrasound_set(1, shape=(97, 81)) if quick else held_out_ultrasound_set()
+    items = [_simulated_item(f"sim_us_{sim['seed']}", sim, sim["intensity"]) for sim in simulations]
+    if not quick:
+        last = simulations[-1]
+        bmode = bmode_to_intensity(last["bmode"], dynamic_range=60.0,
+                                   reference=last["params"]["bmode_reference"])
+        items.append(_simulated_item(f"sim_us_{last['seed']}_bmode8", last, bmode))
+    return items
 
 
 def real_ultrasound_items(quick: bool) -> list:
