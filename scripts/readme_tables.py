@@ -7,6 +7,13 @@ One compact markdown table per data set (the columns a reader compares; every co
 ``results/<set>/summary.csv``) and, for the ultrasound conclusion, the ranks of every method
 *without* the rule's real-data check next to the rule's own winner (a sensitivity reading:
 the rule itself is :data:`s2v.study.CONCLUSION_RULE`, applied by ``s2v study``).
+
+    python scripts/readme_tables.py results --model-cards
+
+rewrites, in every ``s2v_checkpoint/<name>/MODEL_CARD.md``, the section between the markers
+``<!-- study:begin -->`` and ``<!-- study:end -->`` (appended when absent): the model's rows
+of each study table next to the noisy input and the best classical method of that table, and
+the software versions the numbers were measured with.
 """
 
 from __future__ import annotations
@@ -75,10 +82,96 @@ def unchecked_ranks(simulated: list[dict], rule) -> list[tuple[str, float]]:
     return sorted(means.items(), key=lambda item: item[1])
 
 
+#: The study's method name of each shipped model folder.
+CARD_METHODS = {"synthetic-L1": "s2v:synthetic-L1", "synthetic-L1-supervised": "s2v:synthetic-L1-supervised",
+                "ultrasound": "s2v:ultrasound", "ultrasound-noshuffle": "s2v:ultrasound-noshuffle",
+                "apbsn": "apbsn"}
+#: Table columns where a higher value is better, to pick the best classical method of a table.
+_RANK_COLUMN = {"ultrasound_simulated": "bmode_psnr", "ultrasound_real": "enl", "synthetic": "psnr",
+                "sar": "enl"}
+CARD_BEGIN, CARD_END = "<!-- study:begin -->", "<!-- study:end -->"
+
+
+def software_versions() -> str:
+    """One line of the versions that matter for reproducing a number."""
+    import platform
+    from importlib import metadata
+
+    names = ["s2v", "numpy", "scipy", "scikit-image", "keras", "tensorflow", "bm3d"]
+    parts = [f"Python {platform.python_version()}"]
+    for name in names:
+        try:
+            parts.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return ", ".join(parts)
+
+
+def card_section(results: Path, method: str, date: str) -> str:
+    """The model's measured rows in every study table that holds it, with references."""
+    classical = {"lee", "frost", "srad", "obnlm", "nlm_log", "bm3d_log", "kuan", "boxcar", "median"}
+    blocks = []
+    for name, (title, columns) in TABLES.items():
+        folder = results / name
+        if not (folder / "summary.csv").is_file():
+            continue
+        rows = summary_rows(folder)
+        mine = [r for r in rows if r["method"] == method]
+        if not mine:
+            continue
+        rank = _RANK_COLUMN[name]
+        others = [r for r in rows if r["method"] in classical and not math.isnan(_value(r, rank))]
+        best = max(others, key=lambda r: _value(r, rank), default=None)
+        chosen = [r for r in rows if r["method"] == "noisy"] + ([best] if best else []) + mine
+        blocks.append(f"**{title}** (`results/{name}/`; best classical method by "
+                      f"{HEADERS[rank]}: `{best['method'] if best else '—'}`)\n\n{table(chosen, columns)}")
+    if not blocks:
+        blocks.append("This model is not part of the study (`make demo`).")
+    return "\n".join([
+        CARD_BEGIN,
+        f"## Measured in the study ({date}, `make demo`; copied by `scripts/readme_tables.py --model-cards`)",
+        "",
+        "\n\n".join(blocks),
+        "",
+        f"Software of these measurements: {software_versions()}. The versions the model was "
+        "*trained* with were not recorded before this section existed; the pinned set is "
+        "`constraints.txt`.",
+        CARD_END, ""])
+
+
+def update_model_cards(results: Path, checkpoints: Path) -> list[Path]:
+    """Rewrite the study section of every shipped model card; return the cards written."""
+    import datetime
+    import re
+
+    date = datetime.date.today().isoformat()
+    written = []
+    for folder, method in CARD_METHODS.items():
+        card = checkpoints / folder / "MODEL_CARD.md"
+        if not card.is_file():
+            continue
+        # The placeholder that cards had before measured numbers were copied into them.
+        text = card.read_text().replace("## Measured\nSee results/summary.md (make demo).\n", "")
+        section = card_section(results, method, date)
+        pattern = re.compile(re.escape(CARD_BEGIN) + ".*?" + re.escape(CARD_END) + "\n?", re.S)
+        text = pattern.sub(lambda _: section, text) if pattern.search(text) else \
+            text.rstrip("\n") + "\n\n" + section
+        card.write_text(text)
+        written.append(card)
+    return written
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path)
+    parser.add_argument("--model-cards", action="store_true",
+                        help="rewrite the study section of the shipped model cards instead of printing")
     args = parser.parse_args(argv)
+    if args.model_cards:
+        root = Path(__file__).resolve().parent.parent / "s2v_checkpoint"
+        for card in update_model_cards(args.results, root):
+            print(f"updated {card}")
+        return
     for name, (title, columns) in TABLES.items():
         folder = args.results / name
         if (folder / "summary.csv").is_file():

@@ -27,6 +27,10 @@ def main(argv=None):
     parser.add_argument("--metrics", default="", help="markdown with the measured metrics")
     args = parser.parse_args(argv)
 
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from readme_tables import software_versions
     from s2v.pipeline import CHECKPOINT_DIR, load_model
     from s2v.training import latest_checkpoint, save_model_atomic
     from s2v.utils import atomic_write_text
@@ -56,12 +60,13 @@ def main(argv=None):
   ({(steps or 0) * config.batch_size} patches), {hours:.2f} h wall-clock.
 - **Hardware**: {platform.machine()} CPU, {os.cpu_count()} cores shared with other jobs
   (no GPU); TensorFlow on CPU.
+- **Software** (at shipping): {software_versions()}.
 - **Size**: {(target / 'model.keras').stat().st_size / 1e6:.2f} MB, {model.count_params()} parameters.
 - **Use**: `s2v.load_model("{args.name}")`, `s2v.despeckle(image, model="{args.name}")`.
 - **Reproduce**: `python scripts/train_shipped.py {args.name} --steps {steps}` then this script.
 
 ## Measured
-{args.metrics or 'See results/summary.md (make demo).'}
+{args.metrics or 'Run `make demo`, then `python scripts/readme_tables.py results --model-cards` to copy the study numbers here.'}
 """
     atomic_write_text(target / "MODEL_CARD.md", card)
     print(f"shipped {source} -> {target} ({(target / 'model.keras').stat().st_size / 1e6:.2f} MB)")
