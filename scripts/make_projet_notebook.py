@@ -80,10 +80,13 @@ pixel itself is hidden; with the training shift "3" its vertical neighbours are 
     display(Image(filename=str(RESULTS / "receptive_field.png")))"""),
     md("""## 3. Simulated ultrasound with ground truth
 
-Phantoms (anechoic and hyperechoic cysts, layers, point targets, organ texture) never seen in
-training, imaged through probes (3.5–7.5 MHz, beam width 0.4–0.9 mm) also drawn at random:
-complex IQ with **correlated** speckle. Ground truth = PSF-blurred echogenicity. gCNR on the anechoic
-cysts; B-mode PSNR/SSIM on the 60 dB display; point FWHM × = blur of the point targets (1 = none)."""),
+The held-out set `s2v.datasets.held_out_ultrasound_set()` (seeds 1000–1007, never used for training
+or for choosing parameters): phantoms with cysts, layers, point targets and organ texture, and a
+phantom type absent from training (oblique vessels, irregular lesions), imaged through probes
+**outside** the training ranges (2.5–10 MHz, bandwidth 0.35–0.95, beam 0.3–1.2 mm, a residual
+carrier, finer lateral sampling): complex IQ with **correlated** speckle; the last one also as an
+8-bit 60 dB B-mode. Ground truth = PSF-blurred echogenicity. gCNR on the anechoic cysts and
+vessels; B-mode PSNR/SSIM on the 60 dB display; point FWHM × = blur of the point targets (1 = none)."""),
     code("""simulated = load_results(RESULTS / "ultrasound_simulated")
 simulated.to_dataframe().dropna(axis="columns", how="all")"""),
     md("""## 4. Real ultrasound: IQ, PICMUS phantom, B-mode images
