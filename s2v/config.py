@@ -343,6 +343,12 @@ class S2VConfig(ValidatedConfig):
         ``'mse_log'`` the squared error of its logarithm, the usual choice for
         heavy-tailed single-look intensity (SAR-CNN's log-domain loss), so
         that bright pixels do not dominate the gradient.
+    complex_input : {'intensity', 'whitened'}
+        What :func:`s2v.despeckle` does with complex (SLC, IQ) or RF input for this model:
+        ``'intensity'`` feeds ``|z|**2`` as it is (the models trained on un-whitened
+        speckle); ``'whitened'`` first decorrelates it on the input grid
+        (:func:`s2v.decorrelation.decorrelate`, automatic parameters: the paper's route for
+        SAR SLCs, and the preparation the ``sar`` model was trained on).
     checkpoint_every : int
         Steps between checkpoints.
     seed : int
@@ -375,6 +381,7 @@ class S2VConfig(ValidatedConfig):
     flips: bool = True
     lr_schedule: str = "constant"
     supervised_loss: str = "mse_intensity"
+    complex_input: str = "intensity"
 
     # -- validation -----------------------------------------------------------
     def validate(self) -> list[str]:
@@ -404,6 +411,7 @@ class S2VConfig(ValidatedConfig):
         problems += self._one_of("normalization", ("fixed", "median"))
         problems += self._one_of("lr_schedule", LR_SCHEDULES)
         problems += self._one_of("supervised_loss", SUPERVISED_LOSSES)
+        problems += self._one_of("complex_input", COMPLEX_INPUTS)
         return problems
 
     # -- geometry ---------------------------------------------------------------
@@ -426,6 +434,7 @@ class S2VConfig(ValidatedConfig):
 LR_SCHEDULES = ("constant", "cosine")
 COSINE_FINAL_FRACTION = 0.01
 SUPERVISED_LOSSES = ("mse_intensity", "mse_log")
+COMPLEX_INPUTS = ("intensity", "whitened")
 #: Floor added inside the logarithm of the ``'mse_log'`` loss (normalised intensity units,
 #: where the image median is 1): far below the darkest clean pixel of 8-bit data.
 LOG_LOSS_FLOOR = 1e-6

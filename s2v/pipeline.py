@@ -109,7 +109,9 @@ def despeckle(data, model=None, *, domain: str = "intensity", looks=None, tile_s
         The image, or a stack of N frames (a cine loop: each frame despeckled on its own,
         exactly as alone), in the domain named by ``domain``:
         ``"intensity"`` (|z|^2, >= 0), ``"amplitude"`` (|z|, >= 0), ``"complex"``
-        (IQ or SLC: converted to ``|z|^2``, then despeckled as intensity), ``"rf"``
+        (IQ or SLC: converted to ``|z|^2``, decorrelated first when the model's
+        ``complex_input`` is ``"whitened"`` (the ``sar`` model), then despeckled as
+        intensity on the input grid), ``"rf"``
         (real RF lines, axis 0 = depth: analytic signal, then as ``"complex"``) or
         ``"bmode"`` (log-compressed, 8-bit grey levels or dB <= 0, with ``dynamic_range``).
         Converted by :func:`prepare_intensity` (:func:`s2v.domains.to_intensity`).
@@ -200,7 +202,8 @@ def _despeckle_image(array, model, domain, looks, tile_size, dynamic_range, scal
         intensity = to_intensity(array, "bmode", dynamic_range=dynamic_range, scale=scale)
         scale = scale or _bmode_scale(array, array.dtype)
     else:
-        intensity = prepare_intensity(array, domain)
+        whiten = domain in ("complex", "rf") and model.s2v_config.complex_input == "whitened"
+        intensity = prepare_intensity(array, domain, whiten=whiten)
     intensity = check_intensity(intensity)
     if not intensity.any():  # no signal: the estimate is 0 (the network would answer its prior)
         estimate = np.zeros(intensity.shape, np.float32)
@@ -220,7 +223,8 @@ def prepare_intensity(data, domain: str, *, dynamic_range: float = 60.0, whiten:
 
     Kept as the pipeline's name for the one conversion (training and prediction call it);
     ``dynamic_range`` applies to ``"bmode"`` only and ``whiten`` to ``"complex"``/``"rf"``
-    only (default False: the shipped models were trained on un-whitened ``|z|**2``).
+    only (default False: :func:`despeckle` whitens for models whose ``complex_input`` is
+    ``'whitened'``, e.g. ``sar``; the others were trained on un-whitened ``|z|**2``).
 
     Returns
     -------

@@ -187,3 +187,26 @@ def test_complex_iq_path_keeps_the_ratio_image_mean_at_one(shape):
         "the IQ path is deterministic"
     ratio = np.abs(iq) ** 2 / estimate
     assert abs(float(ratio.mean()) - 1.0) <= 0.05, float(ratio.mean())
+
+
+def test_complex_input_whitened_models_decorrelate_first(rng):
+    """A model with complex_input='whitened' sees the decorrelated |z|^2 (the sar model's
+    preparation), any other model the raw |z|^2: checked against both preparations."""
+    import s2v
+    from s2v.decorrelation import decorrelate
+    from s2v.simulate import simulate_correlated_slc
+
+    slc = simulate_correlated_slc(shape=(67, 71), point_targets=0, seed=4)["slc"]
+    config = s2v.S2VConfig.from_preset("cpu", filters=4, depth=2)
+    plain = s2v.Speckle2Void(config)
+    whitened = s2v.Speckle2Void(config.replace(complex_input="whitened"))
+    whitened.set_weights(plain.get_weights())
+    raw_intensity = np.abs(slc).astype(np.float32) ** 2
+    white_intensity = np.abs(decorrelate(slc)[0]).astype(np.float32) ** 2
+    np.testing.assert_allclose(s2v.despeckle(slc, model=plain, domain="complex", progress=False),
+                               plain.predict(raw_intensity, progress=False), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(s2v.despeckle(slc, model=whitened, domain="complex", progress=False),
+                               plain.predict(white_intensity, progress=False), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(raw_intensity, white_intensity, rtol=0.05)
+    with pytest.raises(s2v.ConfigError, match="complex_input must be one of"):
+        config.replace(complex_input="decorrelated")
