@@ -14,17 +14,20 @@ import argparse
 import os
 import platform
 
+# TensorFlow's C++ log lines off (level 2 would show grappler's benign "remapper failed" line
+# on every training step function); errors still raise, and quiet_import keeps unknown lines.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 from timing import best_time
-import tensorflow as tf
 
+from s2v._tensorflow import quiet_import  # imports no TensorFlow itself
 from s2v.config import S2VConfig
-from s2v.model import Speckle2Void, count_flops, pack_batch
 
 
 def matmul_peak(repeats):
+    import tensorflow as tf
+
     n = 2048
     a = tf.random.normal((n, n))
     b = tf.random.normal((n, n))
@@ -33,8 +36,12 @@ def matmul_peak(repeats):
 
 
 def train_step_time(config, batched, repeats):
-    model = Speckle2Void(config, batched_rotations=batched)
     import keras
+    import tensorflow as tf
+
+    from s2v.model import Speckle2Void, pack_batch
+
+    model = Speckle2Void(config, batched_rotations=batched)
 
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     rng = np.random.default_rng(0)
@@ -47,6 +54,10 @@ def train_step_time(config, batched, repeats):
 
 
 def inference_time(config, batched, size, repeats):
+    import tensorflow as tf
+
+    from s2v.model import Speckle2Void
+
     model = Speckle2Void(config, batched_rotations=batched)
     x = tf.constant(np.random.default_rng(0).gamma(1.0, 1.0, (1, size, size, 1)).astype(np.float32))
     run = tf.function(lambda: model(x, training=False))
@@ -59,6 +70,11 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--size", type=int, default=256, help="side of the inference image")
     args = parser.parse_args(argv)
+
+    quiet_import()  # TensorFlow without its CPU-machine start-up lines (CUDA probe, absl, oneDNN)
+    import tensorflow as tf
+
+    from s2v.model import count_flops
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
           f"TensorFlow {tf.__version__}")

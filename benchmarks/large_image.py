@@ -7,12 +7,16 @@ Gamma speckle, written block by block), then runs ``s2v denoise`` on it -- which
 wall time. ``--entry api`` measures a plain ``s2v.despeckle(np.load(path, mmap_mode="r"))``
 call instead (no file written).
 
-    python benchmarks/large_image.py [--size 10000] [--model PATH|cpu|paper|tiny] [--tile-size 512]
+    python benchmarks/large_image.py [--size 10000] [--model tiny|cpu|paper|NAME|PATH] [--tile-size 512]
 
-The model: a checkpoint path, or the name of a network built untrained with a fixed seed
-(``tiny`` = the ``cpu`` preset with 4 filters and depth 2; ``cpu``; ``paper``). Speed and memory
-do not depend on the weights' values. By default the shipped intensity checkpoint when there
-is one, else ``tiny``.
+The model: the name of a network built untrained with a fixed seed (``tiny`` = the ``cpu``
+preset with 4 filters and depth 2, the default and the network of docs/benchmarks.md; ``cpu``;
+``paper``), a shipped checkpoint name (``synthetic-L1``: 32 filters x depth 10, about 30 times
+the time per pixel of ``tiny``) or a checkpoint path. Speed and memory do not depend on the
+weights' values, only on the network's size, which the table prints. (The default used to be
+the shipped intensity checkpoint when there was one: once one was shipped, the same command
+measured another network.) Besides the wall time, the table gives the CPU time (user +
+system) of the command, the less load-dependent of the two on a shared machine.
 """
 
 from __future__ import annotations
@@ -48,11 +52,34 @@ def make_image(path: Path, size: int, *, seed: int = 0, rows_per_block: int = 50
     return path
 
 
+def network_of(path: Path) -> str:
+    """``filters x depth`` (and the pixel shuffle, when > 1) of a ``.keras`` Speckle2Void file."""
+    import json
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            settings = json.loads(archive.read("config.json"))["config"]["config"]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return "?"
+    shuffle = settings.get("pixel_shuffle", 1) or 1
+    return f"{settings['filters']}x{settings['depth']}" + (f", shuffle {shuffle}" if shuffle > 1 else "")
+
+
 def make_model(name: str, folder: Path) -> tuple[Path, str]:
     """A checkpoint path and a description of it."""
-    if Path(name).exists():
-        return Path(name), f"checkpoint {name}"
+    from s2v.pipeline import list_checkpoints  # no TensorFlow
+
+    shipped = list_checkpoints()
+    if Path(name).exists() or name in shipped:
+        path = Path(name) if Path(name).exists() else shipped[name]
+        if path.is_dir():
+            path = path / "model.keras"
+        return path, f"checkpoint {path} ({network_of(path)}; time and memory do not depend on the weights)"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from s2v._tensorflow import quiet_import
+
+    quiet_import()  # Keras and TensorFlow without their CPU-machine start-up lines
     import keras
 
     from s2v.config import S2VConfig
@@ -60,7 +87,8 @@ def make_model(name: str, folder: Path) -> tuple[Path, str]:
 
     presets = {"tiny": ("cpu", {"filters": 4, "depth": 2}), "cpu": ("cpu", {}), "paper": ("paper", {})}
     if name not in presets:
-        raise SystemExit(f"--model: {name!r} is neither a file nor one of {sorted(presets)}")
+        raise SystemExit(f"--model: {name!r} is neither a file, a shipped checkpoint "
+                         f"({sorted(shipped) or 'none'}) nor one of {sorted(presets)}")
     preset, overrides = presets[name]
     config = S2VConfig.from_preset(preset, **overrides)
     keras.utils.set_random_seed(0)
@@ -70,15 +98,8 @@ def make_model(name: str, folder: Path) -> tuple[Path, str]:
                   f"{config.depth}; fixed seed: time and memory do not depend on the weights)")
 
 
-def default_model() -> str:
-    from s2v.pipeline import DEFAULT_CHECKPOINT, list_checkpoints
-
-    shipped = list_checkpoints().get(DEFAULT_CHECKPOINT["intensity"])
-    return str(shipped) if shipped else "tiny"
-
-
 def measure(command: list[str], env: dict) -> dict:
-    """Run ``command`` under /usr/bin/time -v; return peak RSS (bytes), wall time (s) and output."""
+    """Run ``command`` under /usr/bin/time -v: peak RSS (bytes), wall and CPU time (s), output."""
     timer = shutil.which("time") or "/usr/bin/time"
     if not Path(timer).is_file():
         raise SystemExit("needs GNU time: apt-get install time")
@@ -88,7 +109,9 @@ def measure(command: list[str], env: dict) -> dict:
     peak_kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", done.stderr).group(1)
     seconds = sum(float(part) * 60 ** k for k, part in enumerate(reversed(wall.split(":"))))
-    return {"peak_rss": peak_kib * 1024, "wall_s": seconds, "stdout": done.stdout}
+    cpu = sum(float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", done.stderr).group(1))
+              for kind in ("User", "System"))
+    return {"peak_rss": peak_kib * 1024, "wall_s": seconds, "cpu_s": cpu, "stdout": done.stdout}
 
 
 def check_output(path: Path, size: int, rows_per_block: int = 500) -> dict:
@@ -106,7 +129,9 @@ def check_output(path: Path, size: int, rows_per_block: int = 500) -> dict:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=10000, help="image side (default 10000)")
-    parser.add_argument("--model", default=None, help="checkpoint, or tiny|cpu|paper (untrained)")
+    parser.add_argument("--model", default="tiny",
+                        help="tiny (default), cpu or paper (untrained, fixed seed), a shipped checkpoint "
+                             "name (synthetic-L1) or a checkpoint path")
     parser.add_argument("--tile-size", type=int, default=512)
     parser.add_argument("--entry", choices=["cli", "api"], default="cli",
                         help="s2v denoise (reads the file, writes the estimate) or s2v.despeckle")
@@ -120,8 +145,8 @@ def main(argv=None):
         start = time.perf_counter()
         image = make_image(workdir / f"intensity_{args.size}.npy", args.size)
         generated = time.perf_counter() - start
-        model, described = make_model(args.model or default_model(), workdir)
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        model, described = make_model(args.model, workdir)
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}  # its stderr is shown only when it fails
         if args.entry == "cli":
             out = workdir / "out"
             command = [sys.executable, "-m", "s2v.cli", "denoise", str(image), "--domain", "intensity", "--out", str(out),
@@ -144,12 +169,14 @@ def main(argv=None):
         print(f"entry: {'s2v denoise (mmap read, tiled despeckle, atomic .npy write)' if args.entry == 'cli' else 's2v.despeckle'}"
               f", tile {args.tile_size}")
         print()
-        print("| pixels | entry | tile | peak RSS (GiB) | limit | wall (s) | MPix/s | output finite |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| pixels | network | entry | tile | peak RSS (GiB) | limit | wall (s) | CPU (s) | MPix/s "
+              "| output finite |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         peak = result["peak_rss"] / _GIB
-        print(f"| {pixels:.0e} | {args.entry} | {args.tile_size} | {peak:.2f} | "
+        print(f"| {pixels:.0e} | {network_of(model)} | {args.entry} | {args.tile_size} | {peak:.2f} | "
               f"{'<= 4 GiB: OK' if peak <= 4 else '> 4 GiB: OVER'} | {result['wall_s']:.0f} | "
-              f"{pixels / 1e6 / result['wall_s']:.2f} | {checked.get('finite', 'checked in-process')} |")
+              f"{result['cpu_s']:.0f} | {pixels / 1e6 / result['wall_s']:.2f} | "
+              f"{checked.get('finite', 'checked in-process')} |")
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -20,10 +20,15 @@ import sys
 import time
 from pathlib import Path
 
+# TensorFlow's C++ log lines off (level 2 would show grappler's benign "remapper failed" line
+# on every training step function); errors still raise, and quiet_import keeps unknown lines.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def train_one(preset: str, minutes: float, out: Path) -> None:
+    from s2v._tensorflow import quiet_import
+
+    quiet_import()  # each worker: Keras and TensorFlow without their CPU-machine start-up lines
     import keras
     import numpy as np
 

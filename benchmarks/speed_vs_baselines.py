@@ -17,11 +17,14 @@ import argparse
 import os
 import platform
 
+# TensorFlow's C++ log lines off (level 2 would show grappler's benign "remapper failed" line
+# on every training step function); errors still raise, and quiet_import keeps unknown lines.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 from timing import best_time
 
+from s2v._tensorflow import quiet_import  # imports no TensorFlow itself
 from s2v.baselines import BASELINES
 from s2v.simulate import gamma_speckle
 
@@ -40,6 +43,7 @@ def main(argv=None):
     parser.add_argument("--baselines", nargs="+", default=["bm3d_log", "obnlm"])
     args = parser.parse_args(argv)
 
+    quiet_import()  # Keras and TensorFlow without their CPU-machine start-up lines
     import keras
     import tensorflow as tf
 

@@ -73,6 +73,11 @@ def load_model(path_or_name, *, compile: bool = False):
         as ``"synthetic-L1"`` or ``"ultrasound"``.
     compile : bool
         Also restore the optimizer state (to continue training).
+
+    Raises
+    ------
+    ValueError
+        Not a loadable s2v checkpoint, or one whose weights hold NaN/Inf values.
     """
     import keras
 
@@ -87,6 +92,11 @@ def load_model(path_or_name, *, compile: bool = False):
         raise ValueError(f"{path}: not a loadable s2v checkpoint ({exc})") from None
     if not isinstance(model, Speckle2Void):
         raise ValueError(f"{path}: contains a {type(model).__name__}, not a Speckle2Void model")
+    # A diverged checkpoint is refused here: on some CPUs (oneDNN kernels) ReLU maps NaN to 0,
+    # and the network would then silently return its input instead of a NaN result.
+    bad = sum(int(np.size(w) - np.count_nonzero(np.isfinite(w))) for w in model.get_weights())
+    if bad:
+        raise ValueError(f"{path}: {bad} NaN/Inf weight value(s) (a diverged training?); refused")
     return model
 
 
@@ -203,7 +213,9 @@ def _despeckle_image(array, model, domain, looks, tile_size, dynamic_range, scal
         scale = scale or _bmode_scale(array, array.dtype)
     else:
         whiten = domain in ("complex", "rf") and model.s2v_config.complex_input == "whitened"
-        intensity = prepare_intensity(array, domain, whiten=whiten)
+        # An intensity is only checked below (check_intensity: finite, >= 0), not copied by
+        # to_intensity: a memory-mapped 10^8-pixel .npy stays mapped (+4 B/pixel otherwise).
+        intensity = array if domain == "intensity" else prepare_intensity(array, domain, whiten=whiten)
     intensity = check_intensity(intensity)
     if not intensity.any():  # no signal: the estimate is 0 (the network would answer its prior)
         estimate = np.zeros(intensity.shape, np.float32)
