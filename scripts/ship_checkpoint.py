@@ -25,6 +25,10 @@ def main(argv=None):
     parser.add_argument("--data", required=True, help="what the model was trained on")
     parser.add_argument("--checkpoint", type=Path, help="default: the newest checkpoint of the run")
     parser.add_argument("--metrics", default="", help="markdown with the measured metrics")
+    parser.add_argument("--complex-input", choices=["intensity", "whitened"],
+                        help="set the shipped configuration's complex_input (what s2v.despeckle does "
+                        "with complex input: 'whitened' for a model trained on decorrelated speckle)")
+    parser.add_argument("--reproduce", help="the command that trained the run (default: train_shipped.py)")
     args = parser.parse_args(argv)
 
     import sys
@@ -39,6 +43,12 @@ def main(argv=None):
     if source is None:
         parser.error(f"{args.run}: no checkpoint found")
     model = load_model(source)
+    if args.complex_input is not None and args.complex_input != model.s2v_config.complex_input:
+        from s2v.model import Speckle2Void
+
+        trained = model
+        model = Speckle2Void(trained.s2v_config.replace(complex_input=args.complex_input))
+        model.set_weights(trained.get_weights())
     steps = int(source.stem.split("-")[-1]) if source.stem.startswith("ckpt-") else None
     target = CHECKPOINT_DIR / args.name
     save_model_atomic(model, target / "model.keras")
@@ -53,7 +63,9 @@ def main(argv=None):
 - **Configuration**: preset `cpu` ({config.filters} filters, depth {config.depth},
   batch {config.batch_size}, patches {config.patch_size}x{config.patch_size}, lr {config.learning_rate},
   shifts {list(config.shift_list)} with probabilities {list(config.prob)}, L = {config.looks},
-  normalisation `{config.normalization}`, pixel-shuffle stride {config.pixel_shuffle}); full
+  normalisation `{config.normalization}`, pixel-shuffle stride {config.pixel_shuffle},
+  lr schedule `{config.lr_schedule}`, supervised loss `{config.supervised_loss}` (supervised runs only),
+  complex input `{config.complex_input}`); full
   configuration in `config.json`.
 - **Data**: {args.data}
 - **Budget**: {steps if steps is not None else 'see run'} steps of batch {config.batch_size}
@@ -63,7 +75,7 @@ def main(argv=None):
 - **Software** (at shipping): {software_versions()}.
 - **Size**: {(target / 'model.keras').stat().st_size / 1e6:.2f} MB, {model.count_params()} parameters.
 - **Use**: `s2v.load_model("{args.name}")`, `s2v.despeckle(image, model="{args.name}")`.
-- **Reproduce**: `python scripts/train_shipped.py {args.name} --steps {steps}` then this script.
+- **Reproduce**: `{args.reproduce or f"python scripts/train_shipped.py {args.name} --steps {steps}"}` then this script.
 
 ## Measured
 {args.metrics or 'Run `make demo`, then `python scripts/readme_tables.py results --model-cards` to copy the study numbers here.'}
