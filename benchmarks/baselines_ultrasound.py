@@ -46,30 +46,13 @@ from pathlib import Path
 import numpy as np
 
 from s2v import baselines, metrics
-from s2v.simulate import simulate_ultrasound, ultrasound_phantom
+from s2v.datasets import HELD_OUT_PROBES, held_out_ultrasound_set
 
 DYNAMIC_RANGE = 60.0
 FIRST_SEED = 1000
-
-# Held-out probes and phantom variants (SI units). Training draws f_c in 3.5-7.5 MHz,
-# bandwidth 0.5-0.8 and beam 0.4-0.9 mm at 0.05 x 0.1 mm pixels, with phantom defaults
-# (texture 0.3, hyperechoic cysts +6 dB).
-def _probe(name, center_frequency, fractional_bandwidth, lateral_beam_width, *, psf=None, **phantom):
-    """One held-out probe: its name, PSF settings and phantom variant."""
-    settings = {"center_frequency": center_frequency, "fractional_bandwidth": fractional_bandwidth,
-                "lateral_beam_width": lateral_beam_width, **(psf or {})}
-    return {"name": name, "psf": settings, "phantom": phantom}
-
-
-PROBES = [
-    _probe("2.5 MHz curvilinear-like, strong texture", 2.5e6, 0.5, 1.2e-3, texture=0.5),
-    _probe("10 MHz linear, no texture", 10e6, 0.7, 0.3e-3, texture=0.0),
-    _probe("5 MHz narrow band, +3 dB cysts", 5e6, 0.35, 0.7e-3, hyperechoic_db=3.0),
-    _probe("7 MHz wide band, +9 dB cysts", 7e6, 0.95, 0.5e-3, hyperechoic_db=9.0),
-    _probe("5 MHz, 1 MHz residual carrier", 5e6, 0.6, 0.6e-3, psf={"demodulation_frequency": 4e6}),
-    _probe("4 MHz, 0.05 mm lateral pixels, +3 dB cysts, strong texture", 4e6, 0.6, 0.8e-3,
-           psf={"pixel_size": (0.05e-3, 0.05e-3)}, texture=0.5, hyperechoic_db=3.0),
-]
+#: The six cyst phantoms of the README table (the set's two vessel phantoms: --count 8).
+DEFAULT_COUNT = 6
+PROBES = [probe["name"] for probe in HELD_OUT_PROBES]
 
 METHODS = {
     "noisy": None,
@@ -98,16 +81,9 @@ COLUMNS = [  # key, header, format
 
 
 def held_out_images(count: int, shape) -> list[dict]:
-    """The first ``count`` held-out phantoms (seeds 1000+), each through its probe."""
-    images = []
-    for index, probe in enumerate(PROBES[:count]):
-        seed = FIRST_SEED + index
-        echogenicity, regions = ultrasound_phantom(shape, seed=seed, return_regions=True, **probe["phantom"])
-        sim = simulate_ultrasound(echogenicity, seed=seed, dynamic_range=DYNAMIC_RANGE,
-                                  point_targets=regions["point_targets"], **probe["psf"])
-        sim.update(regions=regions, probe=probe["name"], seed=seed)
-        images.append(sim)
-    return images
+    """The first ``count`` held-out phantoms (seeds 1000+), each through its probe
+    (:func:`s2v.datasets.held_out_ultrasound_set`, the study's held-out set)."""
+    return held_out_ultrasound_set(count, shape=shape)
 
 
 def _resolution(clean_amp: np.ndarray, estimate_amp: np.ndarray, regions: dict) -> dict:
@@ -213,8 +189,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("results/baselines_ultrasound.json"),
                         help="JSON file for all results (default results/baselines_ultrasound.json)")
-    parser.add_argument("--count", type=int, default=len(PROBES),
-                        help=f"number of held-out images, 1-{len(PROBES)} (default {len(PROBES)})")
+    parser.add_argument("--count", type=int, default=DEFAULT_COUNT,
+                        help=f"number of held-out images, 1-{len(PROBES)} (default {DEFAULT_COUNT})")
     parser.add_argument("--shape", type=int, nargs=2, default=(257, 193), metavar=("H", "W"),
                         help="image shape in pixels (default 257 193)")
     args = parser.parse_args(argv)
