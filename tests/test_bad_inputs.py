@@ -981,7 +981,13 @@ def test_matrix_counts(capsys):
 
 def _first(pattern):
     """The first alternative of an error pattern, as the docs quote it."""
-    text = pattern.split("|")[0].replace(r"\d+", "N")
+    depth, end = 0, len(pattern)
+    for index, char in enumerate(pattern):  # the first top-level "|" (a group's own stays)
+        depth += {"(": 1, ")": -1}.get(char, 0) if pattern[index - 1:index] != "\\" else 0
+        if char == "|" and depth == 0:
+            end = index
+            break
+    text = pattern[:end].replace(r"\d+", "N")
     return re.sub(r"\\(.)", r"\1", re.sub(r"\(([^|)]*)\|[^)]*\)", r"\1", text)).replace(".*", " … ")
 
 
