@@ -85,7 +85,7 @@ def unchecked_ranks(simulated: list[dict], rule) -> list[tuple[str, float]]:
 #: The study's method name of each shipped model folder.
 CARD_METHODS = {"synthetic-L1": "s2v:synthetic-L1", "synthetic-L1-supervised": "s2v:synthetic-L1-supervised",
                 "ultrasound": "s2v:ultrasound", "ultrasound-noshuffle": "s2v:ultrasound-noshuffle",
-                "apbsn": "apbsn"}
+                "sar": "s2v:sar", "apbsn": "apbsn"}
 #: Table columns where a higher value is better, to pick the best classical method of a table.
 _RANK_COLUMN = {"ultrasound_simulated": "bmode_psnr", "ultrasound_real": "enl", "synthetic": "psnr",
                 "sar": "enl"}
@@ -133,9 +133,9 @@ def card_section(results: Path, method: str, date: str) -> str:
         "",
         "\n\n".join(blocks),
         "",
-        f"Software of these measurements: {software_versions()}. The versions the model was "
-        "*trained* with were not recorded before this section existed; the pinned set is "
-        "`constraints.txt`.",
+        f"Software of these measurements: {software_versions()}. The versions a model was "
+        "*trained* with are on the card's Software line where it has one (models shipped from "
+        "2026-12-02 on); older cards did not record them. The pinned set is `constraints.txt`.",
         CARD_END, ""])
 
 
@@ -151,7 +151,11 @@ def update_model_cards(results: Path, checkpoints: Path) -> list[Path]:
         if not card.is_file():
             continue
         # The placeholder that cards had before measured numbers were copied into them.
-        text = card.read_text().replace("## Measured\nSee results/summary.md (make demo).\n", "")
+        text = card.read_text()
+        for placeholder in ("## Measured\nSee results/summary.md (make demo).\n",
+                            "## Measured\nRun `make demo`, then `python scripts/readme_tables.py results "
+                            "--model-cards` to copy the study numbers here.\n"):
+            text = text.replace(placeholder, "")
         section = card_section(results, method, date)
         pattern = re.compile(re.escape(CARD_BEGIN) + ".*?" + re.escape(CARD_END) + "\n?", re.S)
         text = pattern.sub(lambda _: section, text) if pattern.search(text) else \
