@@ -177,7 +177,9 @@ def test_blind_spot_is_exact_on_the_training_path(rng):
     jac = tape.jacobian(out, packed)[..., 0].numpy()  # d out / d noisy plane: (2, h, w, 2, 2, h, w)
     for b, rows in enumerate((2, 1)):
         static = model(tf.constant(noisy[b:b + 1]), training=False, vertical_shift=rows)[0]
-        np.testing.assert_array_equal(out[b], static)
+        # Same values up to float32 rounding: a batch of 2 and a batch of 1 may take different
+        # oneDNN kernels (measured: 3 of 112 values off by 1 ulp on an AVX-512 machine).
+        np.testing.assert_allclose(out[b], static, rtol=1e-6, atol=1e-6)
         other = 1 - b
         assert np.all(jac[b, :, :, :, other] == 0.0), "images of a batch are independent at inference"
         for i in range(h):

@@ -84,9 +84,11 @@ class _PoisonAfter(keras.callbacks.Callback):
 
 
 def test_a_diverged_training_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    # Which guard fires depends on the CPU: where oneDNN's ReLU maps NaN to 0 the loss of step 4
+    # stays finite and the weight check after fit() reports the divergence, at the same step.
     noisy = gamma_speckle(_scene(), 1.0, seed=1)
     config = S2VConfig.from_preset("cpu", **TINY)  # checkpoints at steps 2 and 4, total 5
-    with pytest.raises(TrainingDivergedError, match=r"the loss became nan at step 4.*model.keras was not "
+    with pytest.raises(TrainingDivergedError, match=r"the (loss became nan at|weights became NaN/Inf by) step 4.*model.keras was not "
                        r"written.*the last good checkpoint is .*ckpt-00000002.keras") as info:
         s2v.train([noisy], config, out_dir=tmp_path, verbose=0, tensorboard=False, callbacks=[_PoisonAfter(3)])
     assert info.value.step == 4
