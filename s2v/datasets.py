@@ -18,7 +18,11 @@ from ._shared import shared_data_dir
 
 __all__ = ["clean_training_images", "clean_test_images", "simulated_ultrasound_set",
            "held_out_ultrasound_set", "real_ultrasound_intensities", "TRAINING_PROBE_RANGES",
-           "HELD_OUT_PROBES"]
+           "HELD_OUT_PROBES", "TERRASARX_HELD_OUT_ROWS"]
+
+#: Rows of the TerraSAR-X crop (``../shared/data/sar/terrasarx_slc_256.npy``) that the ``sar``
+#: model never trains on (``scripts/train_sar.py`` trains on the others; the study scores them).
+TERRASARX_HELD_OUT_ROWS = slice(128, 256)
 
 _GALLERY_TRAIN = ("camera", "coins", "moon", "page", "text", "brick", "grass", "gravel")
 _GALLERY_TEST = ("astronaut", "coffee", "chelsea", "rocket", "horse", "immunohistochemistry")

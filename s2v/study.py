@@ -161,8 +161,9 @@ def sar_items() -> list[dict]:
         whitened, _ = decorrelate(slc)
         white = np.abs(whitened).astype(np.float32) ** 2
         items.append({"name": "terrasarx_decorrelated", "intensity": white})
-        # The half the `sar` model never trained on (scripts/train_sar.py trains on rows 0-127).
-        items.append({"name": "terrasarx_decorrelated_heldout", "intensity": white[128:]})
+        from .datasets import TERRASARX_HELD_OUT_ROWS  # the half the `sar` model never trained on
+
+        items.append({"name": "terrasarx_decorrelated_heldout", "intensity": white[TERRASARX_HELD_OUT_ROWS]})
     s1_file = root / "sar" / "sentinel1_slc_labrador_256.npz"
     if s1_file.is_file():
         with np.load(s1_file, allow_pickle=False) as data:

@@ -27,8 +27,6 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-HELD_OUT_ROWS = slice(128, 256)
-TRAIN_ROWS = slice(0, 128)
 
 
 def sar_intensities():
@@ -36,6 +34,7 @@ def sar_intensities():
     import numpy as np
 
     from s2v._shared import shared_data_dir
+    from s2v.datasets import TERRASARX_HELD_OUT_ROWS
     from s2v.decorrelation import decorrelate
 
     root = shared_data_dir()
@@ -45,7 +44,9 @@ def sar_intensities():
     raw = np.load(tsx, allow_pickle=False)
     whitened, _ = decorrelate(raw[..., 0] + 1j * raw[..., 1])
     intensity = (np.abs(whitened) ** 2).astype(np.float32)
-    train = [intensity[TRAIN_ROWS]]
+    held_out = np.zeros(len(intensity), bool)
+    held_out[TERRASARX_HELD_OUT_ROWS] = True
+    train = [intensity[~held_out]]
     s1 = root / "sar" / "sentinel1_slc_labrador_256.npz"
     if s1.is_file():
         with np.load(s1, allow_pickle=False) as data:
@@ -57,7 +58,7 @@ def sar_intensities():
                     continue
                 white, _ = decorrelate(slc)
                 train.append((np.abs(white) ** 2).astype(np.float32))
-    return train, intensity[HELD_OUT_ROWS]
+    return train, intensity[TERRASARX_HELD_OUT_ROWS]
 
 
 def held_out_scores(noisy, estimate, boxes) -> dict:
