@@ -41,8 +41,8 @@ from .model import Speckle2Void
 from .patches import PatchSampler, make_dataset
 from .utils import FolderLock, atomic_write_text, check_intensity, check_number, domain_of
 
-__all__ = ["train", "latest_checkpoint", "CheckpointEvery", "ValidationMonitor", "StopOnNonFiniteLoss",
-           "TrainingDivergedError"]
+__all__ = ["train", "latest_checkpoint", "CheckpointEvery", "EverySteps", "ValidationMonitor",
+           "StopOnNonFiniteLoss", "TrainingDivergedError"]
 
 _KEEP_CHECKPOINTS = 3
 
@@ -151,6 +151,29 @@ class CheckpointEvery(keras.callbacks.Callback):
         step = int(self.model.optimizer.iterations.numpy())
         if step % self.every == 0 or step == self.last_step:
             self.save_now()
+
+
+class EverySteps(keras.callbacks.Callback):
+    """Call ``function(model, step, logs)`` after every ``every``-th optimizer step.
+
+    The step is the optimizer's counter, so a resumed run keeps the same schedule.
+    ``last_step`` adds a call at that step; ``at_start`` adds one with step 0 and no logs
+    when a run begins from step 0 (e.g. a held-out curve's first point).
+    """
+
+    def __init__(self, every: int, function, *, last_step: int | None = None, at_start: bool = False):
+        super().__init__()
+        self.every, self.function = int(every), function
+        self.last_step, self.at_start = last_step, at_start
+
+    def on_train_begin(self, logs=None):
+        if self.at_start and int(self.model.optimizer.iterations.numpy()) == 0:
+            self.function(self.model, 0, None)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.optimizer.iterations.numpy())
+        if step % self.every == 0 or step == self.last_step:
+            self.function(self.model, step, logs)
 
 
 class ValidationMonitor(keras.callbacks.Callback):

@@ -70,7 +70,8 @@ def main(argv=None):
 
     import s2v
     from s2v.metrics import synthetic_protocol_scores
-    from s2v.training import latest_checkpoint, make_optimizer, save_model_atomic
+    from s2v.training import EverySteps, latest_checkpoint, make_optimizer, save_model_atomic
+    from s2v.utils import atomic_write_text
 
     sys_path = Path(__file__).resolve().parent
     import sys
@@ -113,23 +114,16 @@ def main(argv=None):
                       "ssim": float(np.mean([s["ssim"] for s in scores])),
                       "loss": float(logs.get("loss", float("nan"))) if logs else None,
                       "wall_s": round(time.time() - started, 1)})
-        tmp = curve_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(curve, indent=1))
-        os.replace(tmp, curve_file)
+        atomic_write_text(curve_file, json.dumps(curve, indent=1))
         print(f"step {step}: held-out PSNR {curve[-1]['psnr']:.2f} dB", flush=True)
 
     if not curve:
         record(s2v.load_model(checkpoints / "ckpt-00000000.keras") if args.scratch
                else shipped if args.init is None else s2v.load_model(args.init), 0)
 
-    class HeldOutCurve(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            step = int(self.model.optimizer.iterations.numpy())
-            if step % args.eval_every == 0:
-                record(self.model, step, logs)
-
     s2v.train(noisy, config, out_dir=out_dir, total_steps=args.steps, verbose=2,
-              targets=clean if supervised else None, tensorboard=False, callbacks=[HeldOutCurve()])
+              targets=clean if supervised else None, tensorboard=False,
+              callbacks=[EverySteps(args.eval_every, record)])
 
 
 if __name__ == "__main__":

@@ -86,11 +86,11 @@ def main(argv=None):
     from s2v._tensorflow import quiet_import
 
     quiet_import()
-    import keras
-
     import s2v
     from s2v import baselines
     from s2v.roi import propose_regions
+    from s2v.training import EverySteps
+    from s2v.utils import atomic_write_text
 
     train, held_out = sar_intensities()
     boxes = [tuple(region["box"]) for region in propose_regions(held_out)["homogeneous"]]
@@ -103,9 +103,7 @@ def main(argv=None):
     started = time.time()
 
     def write():
-        tmp = curve_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(curve, indent=1))
-        os.replace(tmp, curve_file)
+        atomic_write_text(curve_file, json.dumps(curve, indent=1))
 
     if not curve:
         for name, estimate in (("noisy", held_out),
@@ -123,14 +121,8 @@ def main(argv=None):
         print(f"step {step}: held-out ENL {curve[-1]['enl']:.1f}, ratio mean "
               f"{curve[-1]['ratio_mean']:.3f}, var {curve[-1]['ratio_var']:.3f}", flush=True)
 
-    class HeldOutCurve(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            step = int(self.model.optimizer.iterations.numpy())
-            if step % args.eval_every == 0:
-                record(self.model, step, logs)
-
     s2v.train(train, config, out_dir=out_dir, total_steps=args.steps, verbose=2,
-              tensorboard=False, callbacks=[HeldOutCurve()])
+              tensorboard=False, callbacks=[EverySteps(args.eval_every, record)])
 
 
 if __name__ == "__main__":

@@ -46,9 +46,9 @@ DYNAMIC_RANGE = 60.0
 
 
 def _write_json(path: Path, value) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(value, indent=1))
-    os.replace(tmp, path)
+    from s2v.utils import atomic_write_text
+
+    atomic_write_text(path, json.dumps(value, indent=1))
 
 
 def _scores(sims, estimates) -> dict:
@@ -105,12 +105,12 @@ def main(argv=None):
 
     quiet_import()  # before Keras: TensorFlow's start-up lines dropped
 
-    import keras
     import numpy as np
 
     import s2v
     from s2v.baselines import denoise_nlm_log
     from s2v.datasets import simulated_ultrasound_set
+    from s2v.training import EverySteps
     from s2v.whitened import despeckle_iq, whiten_iq, whitened_training_images
 
     overrides = {"pixel_shuffle": 1, "lr_schedule": "cosine", "learning_rate": args.lr,
@@ -180,19 +180,9 @@ def main(argv=None):
               f"{curve[-1]['ratio_mean']:.3f} (noisy {references['noisy']['bmode_psnr_60db']:.2f} dB, "
               f"NLM {references['nlm_log']['bmode_psnr_60db']:.2f} dB)", flush=True)
 
-    class HeldOutCurve(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            if int(self.model.optimizer.iterations.numpy()) == 0:
-                record(self.model, 0)
-
-        def on_train_batch_end(self, batch, logs=None):
-            step = int(self.model.optimizer.iterations.numpy())
-            if step % args.eval_every == 0 or step == args.steps:
-                record(self.model, step, logs)
-
     save()
     s2v.train(images, config, out_dir=out_dir, total_steps=args.steps, verbose=2, tensorboard=False,
-              callbacks=[HeldOutCurve()])
+              callbacks=[EverySteps(args.eval_every, record, last_step=args.steps, at_start=True)])
     print(f"done: {out_dir / 'model.keras'}, curve in {curve_file}")
 
 

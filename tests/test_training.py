@@ -200,3 +200,16 @@ def test_supervised_loss_is_the_mean_squared_error_of_the_chosen_domain(loss, rn
 def test_unknown_supervised_loss_is_refused():
     with pytest.raises(ConfigError, match="supervised_loss must be one of"):
         S2VConfig.from_preset("cpu", supervised_loss="l1")
+
+
+def test_every_steps_calls_at_multiples_at_the_last_step_and_at_start(tmp_path):
+    """EverySteps (the held-out curves of the training scripts) follows the optimizer's step."""
+    from s2v.training import EverySteps
+
+    noisy = gamma_speckle(_scene(), 1.0, seed=1)
+    seen = []
+    callback = EverySteps(2, lambda model, step, logs: seen.append((step, logs is None)), last_step=5,
+                          at_start=True)
+    s2v.train([noisy], S2VConfig.from_preset("cpu", **TINY), out_dir=tmp_path, verbose=0, tensorboard=False,
+              callbacks=[callback])
+    assert seen == [(0, True), (2, False), (4, False), (5, False)]
