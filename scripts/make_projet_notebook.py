@@ -56,7 +56,7 @@ import s2v
 from s2v import plot, study
 from s2v.items import resolve_dataset
 from s2v.pipeline import despeckle_folder
-from s2v.results import conclude, load_results
+from s2v.results import load_results
 
 QUICK = os.environ.get("S2V_QUICK") == "1"
 RESULTS = Path(os.environ.get("S2V_OUTPUT_DIR", "results"))  # what `s2v study --out results` writes
@@ -136,11 +136,11 @@ if USER_FOLDER and TRAIN_ON_USER:
     md("""## 6. Conclusion, computed
 
 The most promising method for ultrasound is named by a rule stated before the numbers were seen,
-`s2v.study.CONCLUSION_RULE`, applied by `s2v.results.conclude` to the tables above: rank the methods on
-the held-out simulations, keep only those whose ratio image on the real images has the mean of pure
-speckle. Below: the rule, the winner and every method's ranks (`why not` says what excluded a method).
+`s2v.study.CONCLUSION_RULE`, applied by `s2v.study.ultrasound_conclusion` to the tables above: rank the
+methods on the held-out simulations, keep only those whose ratio image on the real images has the mean
+of pure speckle — each method checked on the real images it never trained on (`s2v.study.TRAINED_ON`). Below: the rule, the winner and every method's ranks (`why not` says what excluded a method).
 With `S2V_QUICK=1` the tables are tiny and the outcome only shows that the pipeline runs."""),
-    code("""conclusion = conclude(simulated, study.CONCLUSION_RULE, checks=real)
+    code("""conclusion = study.ultrasound_conclusion(simulated, real)  # real-data check on held-out images only
 display(Markdown(f"**Rule.** {study.CONCLUSION_RULE.text}\\n\\n"
                  f"**Most promising method for ultrasound: {conclusion.winner or 'none eligible'}.**"))
 conclusion.to_dataframe()"""),
