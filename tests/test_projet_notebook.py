@@ -56,7 +56,7 @@ def test_notebook_is_the_generated_one_thin_and_without_typed_numbers(tmp_path):
     assert not [node for tree in trees for node in ast.walk(tree)
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))]
     source = "\n".join(cell.source for cell in code)
-    assert "load_results(" in source and "conclude(" in source and "CONCLUSION_RULE" in source
+    assert "load_results(" in source and "ultrasound_conclusion(" in source and "CONCLUSION_RULE" in source
     assert "plot.montage(" in source and "plot.ratio_montage(" in source
     # Results are computed, never typed: no measured value (dB, PSNR, SSIM, ENL...) in the text.
     text = "\n".join(cell.source for cell in stored.cells if cell.cell_type == "markdown")
