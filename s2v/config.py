@@ -300,6 +300,13 @@ class S2VConfig(ValidatedConfig):
         (paper: 17, i.e. conv_0 + 15 conv/BN/LeakyReLU + conv_last).
     batch_norm : bool
         BatchNorm after the middle convolutions (paper: True).
+    dilations : tuple of int
+        Dilation of each of the ``depth`` convolutions of a branch; empty (paper) means
+        all 1. Dilated causal convolutions (rows ``i-2d .. i`` only, so the blind spot
+        is unchanged) widen the context at the same cost: e.g. ``(1, 2, 4, 8, ...)``
+        reaches ``2 * sum(dilations) + 1`` pixels instead of ``2 * depth + 1``. An
+        improvement over the paper for the small CPU network, measured on a held-out
+        curve (``training/``).
     shift_list, prob : tuple
         Blind-spot shifts of the vertical branches during training and their
         probabilities, in the reference's units (``1`` shifts by one row,
@@ -363,6 +370,7 @@ class S2VConfig(ValidatedConfig):
     filters: int = 64
     depth: int = 17
     batch_norm: bool = True
+    dilations: tuple[int, ...] = ()
     shift_list: tuple[int, ...] = (3, 1)
     prob: tuple[float, ...] = (0.9, 0.1)
     looks: float = 1.0
@@ -396,6 +404,9 @@ class S2VConfig(ValidatedConfig):
         problems += self._seed_in_range()
         if self.depth < 2:
             problems.append(f"depth must be >= 2 (conv_0 and conv_last), got {self.depth!r}")
+        if self.dilations and (len(self.dilations) != self.depth or min(self.dilations) < 1):
+            problems.append(f"dilations must be empty or {self.depth} (depth) integers >= 1, got "
+                            f"{list(self.dilations)}")
         if self.patch_size < 8:
             problems.append(f"patch_size must be at least 8, got {self.patch_size!r}")
         if self.k_penalty_tv < 0:
@@ -424,11 +435,17 @@ class S2VConfig(ValidatedConfig):
     def receptive_field_radius(self) -> int:
         """Pixels of context the network uses on each side at prediction.
 
-        Each causal 3x3 convolution extends the field by two rows upward
-        (pad one row on top, SAME conv, drop the last row), and the final
-        shift adds one more row; the rotations make it symmetric.
+        Each causal 3x3 convolution of dilation ``d`` extends the field by
+        ``2d`` rows upward (the reference's ``d = 1``: pad one row on top, SAME
+        conv, drop the last row), and the final shift adds one more row; the
+        rotations make it symmetric.
         """
-        return 2 * self.depth + 1
+        return 2 * sum(self.branch_dilations) + 1
+
+    @property
+    def branch_dilations(self) -> tuple[int, ...]:
+        """Dilation of each convolution of a branch (``dilations``, or all 1)."""
+        return tuple(self.dilations) if self.dilations else (1,) * self.depth
 
 
 LR_SCHEDULES = ("constant", "cosine")

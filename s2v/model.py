@@ -105,8 +105,11 @@ class Speckle2Void(keras.Model):
         self.s2v_config = config
         self.batched_rotations = bool(batched_rotations)
         f = config.filters
-        self.branch_vertical = CausalBranch(f, config.depth, config.batch_norm, name="branch_vertical")
-        self.branch_horizontal = CausalBranch(f, config.depth, config.batch_norm, name="branch_horizontal")
+        dilations = config.branch_dilations
+        self.branch_vertical = CausalBranch(f, config.depth, config.batch_norm, dilations,
+                                            name="branch_vertical")
+        self.branch_horizontal = CausalBranch(f, config.depth, config.batch_norm, dilations,
+                                              name="branch_horizontal")
         init = "glorot_normal"
         self.merge = layers.Conv2D(f, 1, kernel_initializer=init, name="merge")
         self.fuse = layers.Conv2D(f, 1, kernel_initializer=init, name="fuse")

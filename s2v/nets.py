@@ -30,30 +30,35 @@ _PACKAGE = "s2v"
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class UpwardConv2D(layers.Layer):
-    """3x3 convolution whose output row ``i`` sees input rows ``i-2 .. i`` only.
+    """3x3 convolution whose output row ``i`` sees input rows ``i-2d .. i`` only.
 
-    Input and output are (B, H, W, C) with the same H and W.
+    Input and output are (B, H, W, C) with the same H and W. ``dilation`` ``d``
+    spaces the taps ``d`` pixels apart (rows ``i-2d, i-d, i``, columns
+    ``j-d, j, j+d``): still nothing below row ``i``, so the blind spot holds;
+    ``d = 1`` is the reference's convolution.
     """
 
-    def __init__(self, filters: int, **kwargs):
+    def __init__(self, filters: int, dilation: int = 1, **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
+        self.dilation = int(dilation)
         self.conv = layers.Conv2D(
-            self.filters, 3, padding="valid", kernel_initializer="glorot_normal",
-            name="conv")
+            self.filters, 3, padding="valid", dilation_rate=self.dilation,
+            kernel_initializer="glorot_normal", name="conv")
 
     def build(self, input_shape):
         self.conv.build((input_shape[0], None, None, input_shape[-1]))
 
     def call(self, inputs):
-        padded = ops.pad(inputs, [[0, 0], [2, 0], [1, 1], [0, 0]])
+        d = self.dilation
+        padded = ops.pad(inputs, [[0, 0], [2 * d, 0], [d, d], [0, 0]])
         return self.conv(padded)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters}
+        return {**super().get_config(), "filters": self.filters, "dilation": self.dilation}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -69,12 +74,19 @@ class CausalBranch(layers.Layer):
     batch_norm : bool
         BatchNorm after each middle convolution (reference: yes; moments as
         TF1's defaults, momentum 0.99, epsilon 1e-3).
+    dilations : sequence of int, optional
+        Dilation of each of the ``depth`` convolutions (default: all 1, the reference).
     """
 
-    def __init__(self, filters: int, depth: int, batch_norm: bool = True, **kwargs):
+    def __init__(self, filters: int, depth: int, batch_norm: bool = True, dilations=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.filters, self.depth, self.batch_norm = int(filters), int(depth), bool(batch_norm)
-        self.convs = [UpwardConv2D(self.filters, name=f"conv_{i}") for i in range(self.depth)]
+        self.dilations = tuple(int(d) for d in dilations) if dilations else (1,) * self.depth
+        if len(self.dilations) != self.depth:
+            raise ValueError(f"CausalBranch: {len(self.dilations)} dilations for depth {self.depth}")
+        self.convs = [UpwardConv2D(self.filters, d, name=f"conv_{i}")
+                      for i, d in enumerate(self.dilations)]
         self.norms = [
             layers.BatchNormalization(momentum=0.99, epsilon=1e-3, name=f"bn_{i}")
             for i in range(1, self.depth - 1)
@@ -104,7 +116,7 @@ class CausalBranch(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "depth": self.depth,
-                "batch_norm": self.batch_norm}
+                "batch_norm": self.batch_norm, "dilations": list(self.dilations)}
 
 
 def shift_down(x, rows, max_rows: int):

@@ -59,7 +59,12 @@ def main(argv=None):
                         help="supervised_loss of a supervised run (default: the shipped model's)")
     parser.add_argument("--scratch", action="store_true", help="start from freshly initialised weights "
                         "(the shipped model's configuration only; a fresh run only)")
+    parser.add_argument("--dilations", help="comma-separated dilation of each branch convolution "
+                        "(S2VConfig.dilations; with --scratch), e.g. 1,1,2,4,8,1,2,4,1,1")
+    parser.add_argument("--patch-size", type=int, help="training patch side (default: the shipped model's)")
     args = parser.parse_args(argv)
+    if args.dilations and not args.scratch:
+        parser.error("--dilations changes the network: it needs --scratch")
     if args.scratch and args.init:
         parser.error("--scratch and --init exclude each other")
     if args.steps <= 0 or args.eval_every <= 0:
@@ -89,6 +94,10 @@ def main(argv=None):
         changes["lr_schedule"] = args.schedule
     if args.supervised_loss is not None:
         changes["supervised_loss"] = args.supervised_loss
+    if args.dilations:
+        changes["dilations"] = tuple(int(d) for d in args.dilations.split(","))
+    if args.patch_size is not None:
+        changes["patch_size"] = args.patch_size
     supervised = args.name.endswith("supervised")
     config = shipped.s2v_config.replace(**changes)
     if latest_checkpoint(checkpoints) is None:

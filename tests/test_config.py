@@ -75,6 +75,9 @@ def test_load_reports_bad_json(tmp_path):
     ({"learning_rate": float("nan")}, "learning_rate must be a finite number, got nan"),
     ({"normalization": 3}, "normalization must be a string, got 3"),
     ({"seed": -1}, r"seed must be in \[0, 2\*\*32\)"),
+    ({"dilations": [1, 2]}, r"dilations must be empty or 17 \(depth\) integers >= 1, got \[1, 2\]"),
+    ({"depth": 3, "dilations": [1, 0, 1]}, r"dilations must be empty or 3 \(depth\) integers >= 1"),
+    ({"dilations": [1.5] * 17}, r"dilations\[0\] must be an integer, got 1.5"),
 ])
 def test_fields_are_checked_by_type_not_by_truthiness(values, message):
     """Types come from the annotations: a ConfigError naming the field, never a TypeError later."""

@@ -64,10 +64,34 @@ def test_blind_spot_is_exact_for_every_pixel(preset, rows, rng):
         assert seen[c[0] - 1, c[1]] > 0 and seen[c[0] + 1, c[1]] > 0
 
 
-def test_receptive_field_extent_by_impulse_response():
+@pytest.mark.parametrize("rows", [1, 2])
+def test_blind_spot_is_exact_with_dilated_convolutions(rows, rng):
+    """``dilations``: taps ``d`` rows apart still never reach below the output row.
+
+    Full Jacobian on an odd image larger than the dilated field's reach, so that every tap
+    offset (up to 2 * 7 rows up, 7 columns aside) lands inside the image for the centre.
+    """
+    model = _model("cpu", filters=4, depth=4, dilations=(1, 2, 4, 1))
+    h, w = 17, 19
+    jac = _jacobian(model, rng.gamma(1.0, 1.0, (h, w)).astype(np.float32), rows)
+    for i in range(h):
+        for j in range(w):
+            hidden = [i] + ([k for k in (i - 1, i + 1) if 0 <= k < h] if rows == 2 else [])
+            for k in hidden:
+                assert np.all(jac[i, j, :, k, j] == 0.0), f"({i},{j}) sees ({k},{j})"
+    c = (h // 2, w // 2)
+    seen = np.abs(jac[c[0], c[1]]).sum(axis=0)
+    assert seen[c[0], c[1] - 1] > 0 and seen[c[0], c[1] + 1] > 0
+    # The dilated layers reach farther than an undilated branch of the same depth (radius 9).
+    assert seen[c[0] + 8, :].sum() > 0 and seen[:, c[1] - 8].sum() > 0
+
+
+@pytest.mark.parametrize("overrides", [TINY, dict(TINY, dilations=(1, 2, 3, 1))])
+def test_receptive_field_extent_by_impulse_response(overrides):
     """A single bright pixel changes outputs exactly up to the stated radius (n2v-style test)."""
-    model = _model("cpu", **TINY)
-    radius = model.receptive_field_radius  # 2 * depth + 1
+    model = _model("cpu", **overrides)
+    radius = model.receptive_field_radius  # 2 * sum(dilations) + 1
+    assert radius == 2 * sum(overrides.get("dilations", (1,) * overrides["depth"])) + 1
     size = 2 * radius + 11
     base = np.ones((size, size), np.float32)
     impulse = base.copy()
@@ -141,10 +165,11 @@ def test_predict_refuses_bad_inputs_clearly(bad, message):
         model.predict(bad, progress=False)
 
 
-def test_save_load_round_trip_is_identical(tmp_path, rng):
+@pytest.mark.parametrize("overrides", [TINY, dict(TINY, dilations=(1, 2, 4, 1))])
+def test_save_load_round_trip_is_identical(overrides, tmp_path, rng):
     import s2v
 
-    model = _model("cpu", **TINY)
+    model = _model("cpu", **overrides)
     image = rng.gamma(1.0, 1.0, (19, 23)).astype(np.float32)
     model.save(tmp_path / "m.keras")
     loaded = s2v.load_model(tmp_path / "m.keras")
