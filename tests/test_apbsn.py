@@ -443,6 +443,7 @@ from s2v.simulate import simulate_ultrasound
 
 config = apbsn.APBSNConfig.from_preset("cpu", base_channels=4, num_modules=1, patch_size=20, batch_size=2,
                                        total_steps=2, checkpoint_every=1)
+keras.utils.set_random_seed(1)  # unseeded, 1 run in 2 drew an initialisation dead at (r, c) (seed 0 too)
 model = apbsn.APBSN(config)
 image = np.random.default_rng(0).exponential(size=(30, 33)).astype(np.float32) + 0.1
 mosaic, _ = pd_down(image, 2, 2)
