@@ -26,12 +26,11 @@ def with_stride(model, s):
 def offsets_avg(model, y, s):
     """Mean of the estimates over the s*s mosaic offsets (reflect-padded top/left by dy, dx)."""
     acc = np.zeros_like(y, dtype=np.float64)
-    n = 0
-    for dy, dx in [(dy, dx) for dy in range(s) for dx in range(s)]:
-        p = np.pad(y, ((dy, 0), (dx, 0)), mode="reflect")
-        e = model.predict_maps(p, outputs=("posterior_mean",), progress=False)["posterior_mean"]
-        acc += e[dy:, dx:]; n += 1
-    return (acc / n).astype(np.float32)
+    for dy in range(s):
+        for dx in range(s):
+            p = np.pad(y, ((dy, 0), (dx, 0)), mode="reflect")
+            acc += model.predict_maps(p, outputs=("posterior_mean",), progress=False)["posterior_mean"][dy:, dx:]
+    return (acc / s**2).astype(np.float32)
 
 models = {s: with_stride(base, s) for s in (1, 2, 3, 4)}
 rows = {}
