@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import S2VConfig
-from .batches import draw_shift_rows, normalise_intensity, pack_batch, to_mosaic
+from .batches import draw_shift_rows, normalisation_constants, normalise_intensity, pack_batch, to_mosaic
 from .utils import check_intensity
 
-__all__ = ["PatchSampler", "make_dataset"]
+__all__ = ["PatchSampler", "SyntheticSpecklePatchSampler", "make_dataset"]
 
 
 @dataclass
@@ -94,6 +94,21 @@ class PatchSampler:
     def supervised(self) -> bool:
         return self.items[0].target is not None
 
+    def _windows(self, rng):
+        """The step's ``(image index, window, flip_rows, flip_cols)`` for each patch of the batch."""
+        p, b = self.config.patch_size, self.config.batch_size
+        picks = rng.choice(len(self.items), size=b, p=self.weights)
+        for index in picks:
+            item = self.items[index]
+            r = rng.integers(0, item.image.shape[0] - p + 1)
+            c = rng.integers(0, item.image.shape[1] - p + 1)
+            flip_rows, flip_cols = rng.integers(0, 2, size=2) if self.augment else (0, 0)
+            yield index, (slice(r, r + p), slice(c, c + p)), flip_rows, flip_cols
+
+    @staticmethod
+    def _flipped(plane, flip_rows, flip_cols):
+        return plane[::-1 if flip_rows else 1, ::-1 if flip_cols else 1]
+
     def batch(self, step: int):
         """Return the batch of training step ``step``: arrays (B, P, P, 1).
 
@@ -101,23 +116,14 @@ class PatchSampler:
         """
         rng = np.random.default_rng([self.config.seed, int(step)])
         p, b = self.config.patch_size, self.config.batch_size
-        picks = rng.choice(len(self.items), size=b, p=self.weights)
         out = np.empty((3 if self.supervised else 2, b, p, p, 1), np.float32)
-        for k, index in enumerate(picks):
+        for k, (index, window, *flips) in enumerate(self._windows(rng)):
             item = self.items[index]
-            r = rng.integers(0, item.image.shape[0] - p + 1)
-            c = rng.integers(0, item.image.shape[1] - p + 1)
-            flip_rows, flip_cols = rng.integers(0, 2, size=2) if self.augment else (0, 0)
-            window = (slice(r, r + p), slice(c, c + p))
             stack = [item.image[window], item.valid[window]]
             if item.target is not None:
                 stack.append(item.target[window])
             for j, plane in enumerate(stack):
-                if flip_rows:
-                    plane = plane[::-1]
-                if flip_cols:
-                    plane = plane[:, ::-1]
-                out[j, k, :, :, 0] = plane
+                out[j, k, :, :, 0] = self._flipped(plane, *flips)
         return tuple(out)
 
     def training_batch(self, step: int) -> np.ndarray:
@@ -128,6 +134,84 @@ class PatchSampler:
         """
         noisy, valid, *target = self.batch(step)
         return pack_batch(noisy, valid, draw_shift_rows(self.config, step), *target)
+
+
+class SyntheticSpecklePatchSampler(PatchSampler):
+    """Patches of clean intensities with a **new speckle realisation at every step**.
+
+    The usual regime for synthetic despeckling experiments: the network never sees
+    the same noisy patch twice, instead of learning from one fixed noisy copy of
+    each image (:class:`PatchSampler`). Self-supervised training still sees only
+    the noisy patches (the clean ones are the targets of a supervised run only).
+
+    Parameters
+    ----------
+    clean_images : sequence of (H, W) arrays
+        Clean **intensity** images (any sizes, any units).
+    config : S2VConfig
+        As for :class:`PatchSampler`; the speckle is fully developed Gamma speckle
+        of ``config.looks`` looks (mean 1, variance ``1/looks``), independent
+        between pixels (see :func:`s2v.simulate.gamma_speckle`).
+    supervised : bool
+        Also return the clean patch (normalised with the same scale) as target.
+    augment : bool
+        Random horizontal and vertical flips.
+
+    Notes
+    -----
+    Each image's normalisation constants (median scale, point-target clip) are
+    those of one noisy realisation of the whole image, as at prediction, where
+    they come from the noisy input; the noise of step ``s`` is drawn from a
+    generator keyed by ``(seed, s)``, so that a resumed run sees the same batches.
+    """
+
+    def __init__(self, clean_images, config: S2VConfig, *, supervised: bool = False, augment: bool = True):
+        from .simulate import gamma_speckle
+
+        clean_images = list(clean_images)
+        if not clean_images:
+            raise ValueError("no training images were given")
+        self.config = config
+        self.augment = bool(augment)
+        self.looks = float(config.looks)
+        self.return_target = bool(supervised)
+        self.items, self.constants = [], []
+        for index, image in enumerate(clean_images):
+            clean = check_intensity(image, name=f"clean training image {index}")
+            inside = np.ones(clean.shape, bool)
+            if config.pixel_shuffle > 1:  # i.i.d. speckle: the mosaic of clean x noise is clean's mosaic x noise
+                clean, inside = to_mosaic(clean, config.pixel_shuffle)
+            reference = gamma_speckle(clean, self.looks, seed=[config.seed, index])
+            scale, clip_value, fill = normalisation_constants(reference, config)
+            self.constants.append((np.float32(clip_value / scale), np.float32(fill)))
+            normalised = np.divide(clean, np.float32(scale), dtype=np.float32)
+            self.items.append(self._pad(normalised, inside, normalised))
+        sizes = np.array([item.image.size for item in self.items], float)
+        self.weights = sizes / sizes.sum()
+
+    @property
+    def supervised(self) -> bool:
+        return self.return_target
+
+    def batch(self, step: int):
+        """Return the batch of step ``step``: ``(noisy, valid)`` or ``(noisy, valid, clean)``."""
+        rng = np.random.default_rng([self.config.seed, int(step)])
+        noise_rng = np.random.default_rng([self.config.seed, int(step), 1])
+        p, b = self.config.patch_size, self.config.batch_size
+        out = np.empty((3 if self.supervised else 2, b, p, p, 1), np.float32)
+        for k, (index, window, *flips) in enumerate(self._windows(rng)):
+            item = self.items[index]
+            clip_value, fill = self.constants[index]
+            clean = item.target[window]
+            noisy = clean * noise_rng.gamma(self.looks, 1.0 / self.looks, size=clean.shape).astype(np.float32)
+            point_targets = noisy > clip_value  # treated as at prediction (normalise_intensity)
+            noisy[point_targets] = fill
+            planes = [noisy, item.valid[window] & ~point_targets]
+            if self.supervised:
+                planes.append(clean)
+            for j, plane in enumerate(planes):
+                out[j, k, :, :, 0] = self._flipped(plane, *flips)
+        return tuple(out)
 
 
 def make_dataset(sampler: PatchSampler, start_step: int, stop_step: int):

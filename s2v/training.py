@@ -41,7 +41,7 @@ from .model import Speckle2Void
 from .patches import PatchSampler, make_dataset
 from .utils import FolderLock, atomic_write_text, check_intensity, check_number, domain_of
 
-__all__ = ["train", "latest_checkpoint", "CheckpointEvery", "EverySteps", "ValidationMonitor",
+__all__ = ["train", "train_synthetic", "latest_checkpoint", "CheckpointEvery", "EverySteps", "ValidationMonitor",
            "StopOnNonFiniteLoss", "TrainingDivergedError"]
 
 _KEEP_CHECKPOINTS = 3
@@ -411,7 +411,57 @@ def train(images, config=None, *, out_dir, targets=None, resume=True, total_step
         write_dir = worker_dir(out_dir, strategy)
     intensities = _load_intensities(images, domain)
     sampler = PatchSampler(intensities, config, targets=targets, augment=config.flips)
+    return _train_from_sampler(sampler, intensities, config, total, out_dir, write_dir, checkpoint_dir,
+                               resume, validation, tensorboard, verbose, strategy, batched_rotations,
+                               callbacks)
 
+
+def train_synthetic(clean_images, config=None, *, out_dir, supervised=False, resume=True, total_steps=None,
+                    validation=None, tensorboard=True, verbose=1, callbacks=()) -> Speckle2Void:
+    """Train on synthetic speckle drawn anew at every step (the synthetic-data experiment).
+
+    Unlike :func:`train`, which learns from fixed noisy images (one realisation
+    each, the only regime real data allows), every batch here multiplies clean
+    patches by a fresh Gamma speckle of ``config.looks`` looks
+    (:class:`s2v.patches.SyntheticSpecklePatchSampler`), the usual regime of
+    synthetic despeckling experiments. Self-supervised training (the default)
+    still sees only the noisy patches; ``supervised=True`` trains the same network
+    against the clean patches (``config.supervised_loss``), for the
+    self-supervised vs supervised comparison on the same data.
+
+    Parameters
+    ----------
+    clean_images : sequence of (H, W) arrays
+        Clean **intensity** images (linear, non-negative, finite).
+    config : S2VConfig, dict or preset name, optional
+        Default ``"cpu"``; ``looks`` sets the speckle.
+    supervised : bool
+        Train against the clean patches instead of self-supervised.
+    out_dir, resume, total_steps, validation, tensorboard, verbose, callbacks
+        As for :func:`train` (``validation`` defaults to a crop of one noisy
+        realisation of the first image).
+
+    Returns
+    -------
+    Speckle2Void
+        The trained model (also saved as ``out_dir/model.keras``).
+    """
+    from .patches import SyntheticSpecklePatchSampler
+    from .simulate import gamma_speckle
+
+    config = S2VConfig.coerce(config, "cpu")
+    total, out_dir = run_limits(config, total_steps, out_dir)
+    clean_images = list(clean_images)
+    sampler = SyntheticSpecklePatchSampler(clean_images, config, supervised=supervised, augment=config.flips)
+    first = [gamma_speckle(check_intensity(clean_images[0], name="clean training image 0"), config.looks,
+                           seed=config.seed)]
+    return _train_from_sampler(sampler, first, config, total, out_dir, out_dir, out_dir / "checkpoints",
+                               resume, validation, tensorboard, verbose, None, False, callbacks)
+
+
+def _train_from_sampler(sampler, intensities, config, total, out_dir, write_dir, checkpoint_dir, resume,
+                        validation, tensorboard, verbose, strategy, batched_rotations, callbacks):
+    """Lock ``write_dir`` and train; remove the folders it created when the run is refused."""
     created = [d for d in (write_dir, *write_dir.parents) if not d.exists()]  # deepest first
     lock = FolderLock(write_dir, purpose="s2v train").acquire()
     try:

@@ -11,9 +11,21 @@ mse_log``, a new loss that the shipped twin's weights would bias). ``--steps`` c
 the steps of *this run* (the shipped model's earlier steps are in its card).
 
 Every ``--eval-every`` steps the posterior mean is scored on a validation set
-that is neither trained on nor part of the test protocol (Set12 images 11 and
-12, one fixed single-look realisation each; Set12 01-10 stay the test set), and
-the PSNR/SSIM are appended to ``<out>/<name>/curve.json``.
+that is neither trained on nor part of the test protocol, and the scores are
+appended to ``<out>/<name>/curve.json``:
+
+- ``synthetic-L1*``: Set12 images 11 and 12, one fixed single-look realisation
+  each (Set12 01-10 stay the test set); PSNR/SSIM on amplitude.
+- ``ultrasound``: the simulated phantoms of seeds 600-603 (training probe ranges;
+  not in the held-out set of seeds 1000+); B-mode PSNR at 60 dB against the
+  PSF-blurred echogenicity, predicted at the trained pixel-shuffle stride and at
+  stride 2.
+
+Data options, recorded in ``<out>/<name>/data.json`` and checked on resume:
+``--fresh-speckle`` (synthetic runs) draws a new speckle realisation for every
+batch (:func:`s2v.training.train_synthetic`) instead of one fixed noisy copy of
+each BSD68 image; ``--simulations N`` (ultrasound) trains on the phantoms of
+seeds 0..N-1 (the shipped model: 12) and the real IQ/PICMUS frames.
 """
 
 from __future__ import annotations
@@ -44,9 +56,33 @@ def validation_pairs(looks: float = 1.0):
             for name in VALIDATION_NAMES]
 
 
+ULTRASOUND_VALIDATION_SEED = 600
+
+
+def ultrasound_validation_scores(model, simulations):
+    """Mean B-mode PSNR on the validation phantoms at the model's stride and at stride 2."""
+    import numpy as np
+
+    import s2v
+    from s2v.metrics import bmode_psnr
+
+    strides = sorted({model.s2v_config.pixel_shuffle, 2})
+    scores = {}
+    for stride in strides:
+        predictor = model
+        if stride != model.s2v_config.pixel_shuffle:
+            predictor = s2v.Speckle2Void(model.s2v_config.replace(pixel_shuffle=stride))
+            predictor.set_weights(model.get_weights())
+        scores[f"bmode_psnr_stride{stride}"] = float(np.mean([bmode_psnr(
+            sim["blurred_echogenicity"], predictor.predict_maps(
+                sim["intensity"], progress=False, outputs=("posterior_mean",))["posterior_mean"])
+            for sim in simulations]))
+    return scores
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", choices=["synthetic-L1", "synthetic-L1-supervised"])
+    parser.add_argument("name", choices=["synthetic-L1", "synthetic-L1-supervised", "ultrasound"])
     parser.add_argument("--steps", type=int, required=True, help="total steps of this run")
     parser.add_argument("--out", default="runs")
     parser.add_argument("--eval-every", type=int, default=250)
@@ -62,6 +98,10 @@ def main(argv=None):
     parser.add_argument("--dilations", help="comma-separated dilation of each branch convolution "
                         "(S2VConfig.dilations; with --scratch), e.g. 1,1,2,4,8,1,2,4,1,1")
     parser.add_argument("--patch-size", type=int, help="training patch side (default: the shipped model's)")
+    parser.add_argument("--fresh-speckle", action="store_true", help="synthetic runs: a new speckle "
+                        "realisation for every batch")
+    parser.add_argument("--simulations", type=int, default=12, help="ultrasound: training phantoms "
+                        "(seeds 0..N-1, default 12 as for the shipped model)")
     args = parser.parse_args(argv)
     if args.dilations and not args.scratch:
         parser.error("--dilations changes the network: it needs --scratch")
@@ -69,6 +109,14 @@ def main(argv=None):
         parser.error("--scratch and --init exclude each other")
     if args.steps <= 0 or args.eval_every <= 0:
         parser.error("--steps and --eval-every must be positive")
+    ultrasound = args.name == "ultrasound"
+    if ultrasound and args.fresh_speckle:
+        parser.error("--fresh-speckle is for the synthetic runs (ultrasound speckle comes from the simulator)")
+    if not 1 <= args.simulations < ULTRASOUND_VALIDATION_SEED:
+        parser.error(f"--simulations must be in 1..{ULTRASOUND_VALIDATION_SEED - 1} (seeds from "
+                     f"{ULTRASOUND_VALIDATION_SEED} on are validation and held-out images)")
+    data_options = ({"simulations": args.simulations, "real_images": True} if ultrasound
+                    else {"fresh_speckle": args.fresh_speckle})
 
     import keras
     import numpy as np
@@ -82,7 +130,7 @@ def main(argv=None):
     import sys
 
     sys.path.insert(0, str(sys_path))
-    from train_shipped import synthetic_training_set
+    from train_shipped import synthetic_training_set, ultrasound_training_set
 
     out_dir = Path(args.out) / args.name
     checkpoints = out_dir / "checkpoints"
@@ -100,6 +148,12 @@ def main(argv=None):
         changes["patch_size"] = args.patch_size
     supervised = args.name.endswith("supervised")
     config = shipped.s2v_config.replace(**changes)
+    data_file = out_dir / "data.json"
+    if latest_checkpoint(checkpoints) is not None:
+        recorded = json.loads(data_file.read_text()) if data_file.is_file() else {"fresh_speckle": False}
+        if recorded != data_options:
+            raise SystemExit(f"{out_dir} was trained with the data options {recorded}, not {data_options}: "
+                             "give the same options to resume, or a new --out")
     if latest_checkpoint(checkpoints) is None:
         start = shipped if args.init is None else s2v.load_model(args.init)
         keras.utils.set_random_seed(config.seed)
@@ -109,30 +163,47 @@ def main(argv=None):
         model.compile(optimizer=make_optimizer(config))
         save_model_atomic(model, checkpoints / "ckpt-00000000.keras")
         (checkpoints / "latest.txt").write_text("ckpt-00000000.keras\n")
-    noisy, clean = synthetic_training_set()
-    validation = validation_pairs(config.looks)
+    atomic_write_text(data_file, json.dumps(data_options, indent=1))
+    if ultrasound:
+        from s2v.datasets import simulated_ultrasound_set
+
+        noisy, clean = ultrasound_training_set(args.simulations), None
+        validation = simulated_ultrasound_set(4, seed=ULTRASOUND_VALIDATION_SEED)
+    else:
+        noisy, clean = synthetic_training_set()
+        validation = validation_pairs(config.looks)
     curve_file = out_dir / "curve.json"
     curve = json.loads(curve_file.read_text()) if curve_file.is_file() else []
     started = time.time()
 
     def record(model, step, logs=None):
-        scores = [synthetic_protocol_scores(clean, model.predict_maps(
-            noisy_val, progress=False, outputs=("posterior_mean",))["posterior_mean"])
-            for clean, noisy_val in validation]
-        curve.append({"step": step, "psnr": float(np.mean([s["psnr"] for s in scores])),
-                      "ssim": float(np.mean([s["ssim"] for s in scores])),
+        if ultrasound:
+            entry = ultrasound_validation_scores(model, validation)
+        else:
+            scores = [synthetic_protocol_scores(clean, model.predict_maps(
+                noisy_val, progress=False, outputs=("posterior_mean",))["posterior_mean"])
+                for clean, noisy_val in validation]
+            entry = {"psnr": float(np.mean([s["psnr"] for s in scores])),
+                     "ssim": float(np.mean([s["ssim"] for s in scores]))}
+        curve.append({"step": step, **entry,
                       "loss": float(logs.get("loss", float("nan"))) if logs else None,
                       "wall_s": round(time.time() - started, 1)})
         atomic_write_text(curve_file, json.dumps(curve, indent=1))
-        print(f"step {step}: held-out PSNR {curve[-1]['psnr']:.2f} dB", flush=True)
+        print(f"step {step}: validation " + ", ".join(f"{k} {v:.3f}" for k, v in entry.items()), flush=True)
 
     if not curve:
         record(s2v.load_model(checkpoints / "ckpt-00000000.keras") if args.scratch
                else shipped if args.init is None else s2v.load_model(args.init), 0)
 
-    s2v.train(noisy, config, out_dir=out_dir, total_steps=args.steps, verbose=2,
-              targets=clean if supervised else None, tensorboard=False,
-              callbacks=[EverySteps(args.eval_every, record)])
+    callbacks = [EverySteps(args.eval_every, record)]
+    if args.fresh_speckle:
+        from s2v.training import train_synthetic
+
+        train_synthetic(clean, config, out_dir=out_dir, supervised=supervised, total_steps=args.steps,
+                        verbose=2, tensorboard=False, callbacks=callbacks)
+    else:
+        s2v.train(noisy, config, out_dir=out_dir, total_steps=args.steps, verbose=2,
+                  targets=clean if supervised else None, tensorboard=False, callbacks=callbacks)
 
 
 if __name__ == "__main__":

@@ -49,11 +49,11 @@ def synthetic_training_set(seed: int = 0):
 ULTRASOUND_STRIDE = 4
 
 
-def ultrasound_training_set():
-    """Intensities: 12 simulated phantoms (seeds 0-11) + real IQ/envelopes when present."""
+def ultrasound_training_set(simulations: int = 12):
+    """Intensities: simulated phantoms (seeds 0..simulations-1) + real IQ/envelopes when present."""
     from s2v.datasets import real_ultrasound_intensities, simulated_ultrasound_set
 
-    images = [sim["intensity"] for sim in simulated_ultrasound_set(12, seed=0)]
+    images = [sim["intensity"] for sim in simulated_ultrasound_set(simulations, seed=0)]
     return images + list(real_ultrasound_intensities().values())
 
 
