@@ -24,11 +24,12 @@ _LAZY = {
     "load_model": "pipeline",
     "list_checkpoints": "pipeline",
     "train": "training",
+    "fine_tune": "finetune",
 }
 
 #: Functions of s2v.pipeline that import Keras when called: Keras is imported quietly
 #: (:func:`s2v._tensorflow.quiet_import`) before they are handed out.
-_KERAS_ON_CALL = ("despeckle", "despeckle_folder", "load_model")
+_KERAS_ON_CALL = ("despeckle", "despeckle_folder", "load_model", "fine_tune")
 
 
 def _before(name):

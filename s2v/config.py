@@ -332,6 +332,29 @@ class S2VConfig(ValidatedConfig):
         spatially correlated speckle (B-mode, IQ without whitening) looks
         independent to the blind spot. An improvement over the paper for
         ultrasound, measured in the study.
+    stride_from_correlation : bool
+        Measure the stride on each image instead of using ``pixel_shuffle``, at training
+        and at prediction (:func:`s2v.strides.stride_from_correlation`: the smallest
+        stride at which the image's log-speckle correlation is at most
+        ``stride_threshold`` along both axes), so that each probe, with its own
+        point-spread function, gets its own stride. An improvement over a constant stride
+        for data from many probes, measured in ``training/``.
+    stride_threshold : float
+        Threshold of that rule at training, in (0, 1).
+    predict_pixel_shuffle : int
+        Fixed stride at prediction; 0 (the reference) = ``pixel_shuffle``. AP-BSN's
+        asymmetric PD trains with a large stride, where the speckle is independent, and
+        predicts with a smaller one, where the sub-images keep more detail. Must be 0 with
+        ``stride_from_correlation``.
+    predict_stride_threshold : float
+        Threshold of the rule at prediction (``stride_from_correlation`` only), in [0, 1);
+        0 = ``stride_threshold``. A larger one gives the asymmetric PD's smaller
+        prediction strides.
+    predict_offsets : bool
+        Average the prediction over all ``s x s`` offsets of the mosaic grid (``s`` the
+        prediction stride): each offset denoises the sub-images of a shifted grid, and the
+        mean removes the period-``s`` mosaic a single grid leaves (AP-BSN's random-replacing
+        refinement, made deterministic). ``s**2`` times the cost.
     k_penalty_tv : float
         Weight of the total-variation penalty on the posterior mean.
     learning_rate, batch_size, patch_size, steps_per_epoch, total_steps :
@@ -356,6 +379,15 @@ class S2VConfig(ValidatedConfig):
         speckle); ``'whitened'`` first decorrelates it on the input grid
         (:func:`s2v.decorrelation.decorrelate`, automatic parameters: the paper's route for
         SAR SLCs, and the preparation the ``sar`` model was trained on).
+    network_input : {'intensity', 'log'}
+        What the blind-spot network sees and how it outputs ``beta``. ``'intensity'`` (the
+        reference): the normalised intensity, and ``beta = relu(.)``. ``'log'``: the
+        natural log of the normalised intensity (floored at :data:`LOG_INPUT_FLOOR`) and
+        ``beta = exp(.)``, so that one network resolves and predicts intensities over the
+        60 dB of a B-mode image (anechoic cysts and vessels 40 dB below tissue), which a
+        linear input and output squeeze against 0. Both maps are pointwise: the blind
+        spot and the Bayesian loss are unchanged. An improvement over the paper for
+        ultrasound, measured in ``training/``.
     checkpoint_every : int
         Steps between checkpoints.
     seed : int
@@ -378,6 +410,11 @@ class S2VConfig(ValidatedConfig):
     clip: float = 5e5
     norm: float = 1e5
     pixel_shuffle: int = 1
+    stride_from_correlation: bool = False
+    stride_threshold: float = 0.3
+    predict_pixel_shuffle: int = 0
+    predict_stride_threshold: float = 0.0
+    predict_offsets: bool = False
     k_penalty_tv: float = 5e-5
     learning_rate: float = 1e-4
     batch_size: int = 16
@@ -390,6 +427,7 @@ class S2VConfig(ValidatedConfig):
     lr_schedule: str = "constant"
     supervised_loss: str = "mse_intensity"
     complex_input: str = "intensity"
+    network_input: str = "intensity"
 
     # -- validation -----------------------------------------------------------
     def validate(self) -> list[str]:
@@ -402,6 +440,17 @@ class S2VConfig(ValidatedConfig):
                                   "checkpoint_every", "pixel_shuffle", "looks", "clip", "norm",
                                   "learning_rate")
         problems += self._seed_in_range()
+        if self.predict_pixel_shuffle < 0:
+            problems.append(f"predict_pixel_shuffle must be >= 0 (0: pixel_shuffle), got "
+                            f"{self.predict_pixel_shuffle!r}")
+        if self.stride_from_correlation and self.predict_pixel_shuffle:
+            problems.append("stride_from_correlation measures the prediction stride: "
+                            f"predict_pixel_shuffle must be 0, got {self.predict_pixel_shuffle!r}")
+        if not 0.0 < self.stride_threshold < 1.0:
+            problems.append(f"stride_threshold must lie in (0, 1), got {self.stride_threshold!r}")
+        if not 0.0 <= self.predict_stride_threshold < 1.0:
+            problems.append(f"predict_stride_threshold must lie in [0, 1) (0: stride_threshold), got "
+                            f"{self.predict_stride_threshold!r}")
         if self.depth < 2:
             problems.append(f"depth must be >= 2 (conv_0 and conv_last), got {self.depth!r}")
         if self.dilations and (len(self.dilations) != self.depth or min(self.dilations) < 1):
@@ -423,6 +472,7 @@ class S2VConfig(ValidatedConfig):
         problems += self._one_of("lr_schedule", LR_SCHEDULES)
         problems += self._one_of("supervised_loss", SUPERVISED_LOSSES)
         problems += self._one_of("complex_input", COMPLEX_INPUTS)
+        problems += self._one_of("network_input", NETWORK_INPUTS)
         return problems
 
     # -- geometry ---------------------------------------------------------------
@@ -452,6 +502,10 @@ LR_SCHEDULES = ("constant", "cosine")
 COSINE_FINAL_FRACTION = 0.01
 SUPERVISED_LOSSES = ("mse_intensity", "mse_log")
 COMPLEX_INPUTS = ("intensity", "whitened")
+NETWORK_INPUTS = ("intensity", "log")
+#: Floor of the normalised intensity before the log of ``network_input="log"`` (the image
+#: median is 1 there: 120 dB below it, under any B-mode's dynamic range).
+LOG_INPUT_FLOOR = 1e-12
 #: Floor added inside the logarithm of the ``'mse_log'`` loss (normalised intensity units,
 #: where the image median is 1): far below the darkest clean pixel of 8-bit data.
 LOG_LOSS_FLOOR = 1e-6

@@ -18,7 +18,8 @@ from ._shared import shared_data_dir
 
 __all__ = ["clean_training_images", "clean_test_images", "simulated_ultrasound_set",
            "held_out_ultrasound_set", "real_ultrasound_intensities", "TRAINING_PROBE_RANGES",
-           "HELD_OUT_PROBES", "TERRASARX_HELD_OUT_ROWS"]
+           "HELD_OUT_PROBES", "TERRASARX_HELD_OUT_ROWS", "randomised_ultrasound_set",
+           "RANDOMISED_PROBE_RANGES"]
 
 #: Rows of the TerraSAR-X crop (``../shared/data/sar/terrasarx_slc_256.npy``) that the ``sar``
 #: model never trains on (``scripts/train_sar.py`` trains on the others; the study scores them).
@@ -110,6 +111,72 @@ def simulated_ultrasound_set(count: int, *, seed: int = 0, shape=(257, 193)) -> 
         simulation["regions"] = regions
         out.append(simulation)
     return out
+
+
+#: Ranges of :func:`randomised_ultrasound_set`: wider than :data:`TRAINING_PROBE_RANGES`, from
+#: low-frequency abdominal to high-frequency superficial probes (log-uniform where marked).
+RANDOMISED_PROBE_RANGES = {
+    "center_frequency": (2e6, 12e6),           # log-uniform
+    "fractional_bandwidth": (0.3, 1.0),
+    "lateral_beam_width": (0.25e-3, 1.5e-3),   # log-uniform
+    "lateral_pixel_size": (0.05e-3, 0.15e-3),  # axial pixel 0.05 mm
+    "residual_carrier": (0.3e6, 1.5e6),        # in 30 % of the images, at most half the frequency
+    "texture": (0.0, 0.6),
+    "hyperechoic_db": (2.0, 10.0),
+}
+
+
+def randomised_ultrasound_set(count: int, *, seed: int = 0, shape=(257, 193)) -> list[dict]:
+    """Simulated ultrasound for training that generalises: random phantom type, probe and grid.
+
+    Each image draws, from its own seed (:data:`RANDOMISED_PROBE_RANGES`): the phantom type
+    (:func:`s2v.simulate.ultrasound_phantom` with random texture and hyperechoic contrast,
+    or :func:`s2v.simulate.vessel_phantom`, one image in four), the centre frequency
+    (2-12 MHz), fractional bandwidth (0.3-1.0), lateral beam width (0.25-1.5 mm), lateral
+    pixel size (0.05-0.15 mm) and, in three images in ten, a residual carrier (demodulation
+    0.3-1.5 MHz below the centre frequency). The speckle correlation length therefore
+    varies from under one to about ten pixels. Seeds must stay disjoint from the validation
+    (600-699) and held-out (1000+) seeds.
+
+    Returns
+    -------
+    list of dict
+        The outputs of :func:`s2v.simulate.simulate_ultrasound` (COMPLEX ``iq``,
+        INTENSITY ``intensity`` and ``blurred_echogenicity`` ground truth, ``params``, ...)
+        plus ``regions``, ``seed`` and ``phantom``.
+    """
+    from .simulate import simulate_ultrasound, ultrasound_phantom, vessel_phantom
+
+    ranges = RANDOMISED_PROBE_RANGES
+
+    def log_uniform(rng, low, high):
+        return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+    images = []
+    for k in range(seed, seed + count):
+        rng = np.random.default_rng([k, 104729])
+        if rng.uniform() < 0.25:
+            phantom = "vessels"
+            echogenicity, regions = vessel_phantom(shape, seed=k, return_regions=True,
+                                                   texture=rng.uniform(*ranges["texture"]))
+        else:
+            phantom = "cysts"
+            echogenicity, regions = ultrasound_phantom(
+                shape, seed=k, return_regions=True, texture=rng.uniform(*ranges["texture"]),
+                hyperechoic_db=rng.uniform(*ranges["hyperechoic_db"]))
+        frequency = log_uniform(rng, *ranges["center_frequency"])
+        psf = {"center_frequency": frequency,
+               "fractional_bandwidth": rng.uniform(*ranges["fractional_bandwidth"]),
+               "lateral_beam_width": log_uniform(rng, *ranges["lateral_beam_width"]),
+               "pixel_size": (0.05e-3, rng.uniform(*ranges["lateral_pixel_size"]))}
+        if rng.uniform() < 0.3:
+            carrier = min(rng.uniform(*ranges["residual_carrier"]), 0.5 * frequency)
+            psf["demodulation_frequency"] = frequency - carrier
+        simulation = simulate_ultrasound(echogenicity, shape=shape, seed=k, dynamic_range=60.0,
+                                         point_targets=regions["point_targets"], **psf)
+        simulation.update(regions=regions, seed=k, phantom=phantom)
+        images.append(simulation)
+    return images
 
 
 def _probe(name, seed, phantom, center_frequency, fractional_bandwidth, lateral_beam_width, *, psf=None,

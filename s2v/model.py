@@ -26,7 +26,7 @@ from keras import layers, ops
 from . import __version__, bayes
 from .batches import (TRAINING_PLANES, apply_normalisation, draw_shift_rows,  # noqa: F401 (re-exported)
                       normalisation_constants, normalise_intensity, pack_batch, to_mosaic)
-from .config import LOG_LOSS_FLOOR, ConfigError, S2VConfig
+from .config import LOG_INPUT_FLOOR, LOG_LOSS_FLOOR, ConfigError, S2VConfig
 from .distribute import scale_loss_for_replicas, step_logs
 from .nets import CausalBranch, rotate, shift_down
 from .transforms import pixel_shuffle
@@ -84,7 +84,8 @@ class Speckle2Void(keras.Model):
     for 0°/180°, another for 90°/270°), is shifted down (the blind spot) and
     rotated back; a 1x1 convolution mixes the four, two more 1x1 layers give
     ``alpha = out_0 + 1`` and ``beta = out_1`` (ReLU) of the inverse-gamma
-    prior. :meth:`call` returns (B, H, W, 2) = ``[alpha, beta]``.
+    prior (``network_input="log"``: the network sees the log of the normalised
+    intensity and ``beta = exp(out_1)``). :meth:`call` returns (B, H, W, 2) = ``[alpha, beta]``.
 
     Parameters
     ----------
@@ -152,13 +153,18 @@ class Speckle2Void(keras.Model):
         if vertical_shift is not None:
             rows = vertical_shift
         max_rows = max(self.s2v_config.max_shift_rows, 1)
+        log_domain = self.s2v_config.network_input == "log"
+        if log_domain:
+            x = ops.log(ops.maximum(x, LOG_INPUT_FLOOR))
         v0, v180 = self._branch(self.branch_vertical, [x, rotate(x, 2)], rows, max_rows, training)
         h90, h270 = self._branch(self.branch_horizontal, [rotate(x, 1), rotate(x, 3)], 1, 1, training)
         stacked = ops.concatenate([v0, rotate(v180, 2), rotate(h90, 3), rotate(h270, 1)], axis=-1)
         z = ops.leaky_relu(self.merge(stacked), negative_slope=0.2)
         z = ops.leaky_relu(self.fuse(z), negative_slope=0.2)
-        z = ops.relu(self.head(z))
-        return ops.concatenate([z[..., :1] + 1.0, z[..., 1:]], axis=-1)
+        z = self.head(z)
+        # 'log': beta = exp(.) reaches the darkest intensities; clipped so that exp stays finite.
+        beta = ops.exp(ops.clip(z[..., 1:], -60.0, 30.0)) if log_domain else ops.relu(z[..., 1:])
+        return ops.concatenate([ops.relu(z[..., :1]) + 1.0, beta], axis=-1)
 
     # -- training -----------------------------------------------------------------
     def draw_vertical_shift(self, step) -> int:
@@ -245,7 +251,7 @@ class Speckle2Void(keras.Model):
         return lambda x: function(tf.constant(x)).numpy()
 
     def predict_maps(self, intensity, *, looks=None, tile_size=None, outputs=MAP_NAMES,
-                     progress=True):
+                     progress=True, pixel_shuffle=None, offsets=None):
         """Despeckle an intensity image and return the Bayesian maps.
 
         Parameters
@@ -262,7 +268,14 @@ class Speckle2Void(keras.Model):
         outputs : sequence of str
             Which maps to compute, among :data:`MAP_NAMES`.
         progress : bool
-            Show a progress bar when there are many tiles.
+            Show a progress bar when there are many tiles (or mosaic offsets).
+        pixel_shuffle : int, optional
+            Stride of the pixel shuffle at prediction, an integer >= 1 (default: the
+            configuration's rule, :meth:`prediction_stride`).
+        offsets : bool, optional
+            Average over all ``s x s`` offsets of the mosaic grid (default: the
+            configuration's ``predict_offsets``); every map is the mean of the ``s**2``
+            predictions.
 
         Returns
         -------
@@ -281,11 +294,52 @@ class Speckle2Void(keras.Model):
         looks = float(self.s2v_config.looks if looks is None else looks)
         if not (np.isfinite(looks) and looks > 0):
             raise ValueError(f"looks must be a finite positive number, got {looks}")
-        stride = self.s2v_config.pixel_shuffle
-        if stride > 1:
-            maps = self._maps(to_mosaic(y, stride)[0], looks, tile_size, outputs, progress)
-            return {name: pixel_shuffle(value, stride, shape=y.shape) for name, value in maps.items()}
-        return self._maps(y, looks, tile_size, outputs, progress)
+        if pixel_shuffle is None:
+            stride = self.prediction_stride(y)
+        elif isinstance(pixel_shuffle, bool) or not isinstance(pixel_shuffle, (int, np.integer)) \
+                or pixel_shuffle < 1:
+            raise ValueError(f"pixel_shuffle must be an integer >= 1, got {pixel_shuffle!r}")
+        else:
+            stride = int(pixel_shuffle)
+        offsets = self.s2v_config.predict_offsets if offsets is None else bool(offsets)
+        if stride == 1:
+            return self._maps(y, looks, tile_size, outputs, progress)
+        if not offsets:
+            return self._mosaic_maps(y, stride, looks, tile_size, outputs, progress)
+        shifts = [(dy, dx) for dy in range(stride) for dx in range(stride)]
+        iterator = shifts
+        if progress and y.size * len(shifts) > 4 * _DEFAULT_TILE**2:
+            from tqdm.auto import tqdm
+            iterator = tqdm(shifts, desc="Speckle2Void mosaic offsets", unit="offset")
+        total = {name: np.zeros(y.shape, np.float64) for name in outputs}
+        for dy, dx in iterator:
+            # The grid moves by (dy, dx): mirrored rows and columns on top and left, cut off after.
+            shifted = np.pad(y, ((dy, 0), (dx, 0)), mode="symmetric")
+            maps = self._mosaic_maps(shifted, stride, looks, tile_size, outputs, False)
+            for name, value in maps.items():
+                total[name] += value[dy:, dx:]
+        return {name: (value / len(shifts)).astype(np.float32) for name, value in total.items()}
+
+    def prediction_stride(self, intensity) -> int:
+        """The pixel-shuffle stride :meth:`predict_maps` uses on this image by default.
+
+        :func:`s2v.strides.image_stride` at prediction: ``predict_pixel_shuffle`` when set,
+        the stride measured on the image with ``stride_from_correlation``, else
+        ``pixel_shuffle``.
+
+        Parameters
+        ----------
+        intensity : array_like, (H, W)
+            Noisy intensity (>= 0, finite).
+        """
+        from .strides import image_stride
+
+        return image_stride(intensity, self.s2v_config, prediction=True)
+
+    def _mosaic_maps(self, y, stride, looks, tile_size, outputs, progress):
+        """:meth:`_maps` of the stride x stride mosaic of ``y``, shuffled back to its grid."""
+        maps = self._maps(to_mosaic(y, stride)[0], looks, tile_size, outputs, progress)
+        return {name: pixel_shuffle(value, stride, shape=y.shape) for name, value in maps.items()}
 
     def predict(self, x, *, looks=None, tile_size=None, progress=True):
         """Despeckle an intensity image or a stack of them: the posterior-mean estimate.

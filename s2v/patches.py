@@ -22,6 +22,7 @@ import numpy as np
 
 from .config import S2VConfig
 from .batches import draw_shift_rows, normalisation_constants, normalise_intensity, pack_batch, to_mosaic
+from .strides import image_stride
 from .utils import check_intensity
 
 __all__ = ["PatchSampler", "SyntheticSpecklePatchSampler", "make_dataset"]
@@ -67,9 +68,10 @@ class PatchSampler:
                 if target.shape != y.shape:
                     raise ValueError(f"training target {index} has shape {target.shape}, image {y.shape}")
             inside = None
-            if config.pixel_shuffle > 1:  # the network sees the mosaic of sub-images, as at prediction
-                y, inside = to_mosaic(y, config.pixel_shuffle)
-                target = None if target is None else to_mosaic(target, config.pixel_shuffle)[0]
+            stride = image_stride(y, config)
+            if stride > 1:  # the network sees the mosaic of sub-images, as at prediction
+                y, inside = to_mosaic(y, stride)
+                target = None if target is None else to_mosaic(target, stride)[0]
             normalised, valid, scale = normalise_intensity(y, config)
             if inside is not None:
                 valid &= inside
@@ -179,9 +181,11 @@ class SyntheticSpecklePatchSampler(PatchSampler):
         for index, image in enumerate(clean_images):
             clean = check_intensity(image, name=f"clean training image {index}")
             inside = np.ones(clean.shape, bool)
-            if config.pixel_shuffle > 1:  # i.i.d. speckle: the mosaic of clean x noise is clean's mosaic x noise
-                clean, inside = to_mosaic(clean, config.pixel_shuffle)
             reference = gamma_speckle(clean, self.looks, seed=[config.seed, index])
+            stride = image_stride(reference, config)
+            if stride > 1:  # i.i.d. speckle: the mosaic of clean x noise is clean's mosaic x noise
+                clean, inside = to_mosaic(clean, stride)
+                reference = to_mosaic(reference, stride)[0]
             scale, clip_value, fill = normalisation_constants(reference, config)
             self.constants.append((np.float32(clip_value / scale), np.float32(fill)))
             normalised = np.divide(clean, np.float32(scale), dtype=np.float32)

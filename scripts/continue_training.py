@@ -17,15 +17,20 @@ appended to ``<out>/<name>/curve.json``:
 - ``synthetic-L1*``: Set12 images 11 and 12, one fixed single-look realisation
   each (Set12 01-10 stay the test set); PSNR/SSIM on amplitude.
 - ``ultrasound``: the simulated phantoms of seeds 600-603 (training probe ranges;
-  not in the held-out set of seeds 1000+); B-mode PSNR at 60 dB against the
-  PSF-blurred echogenicity, predicted at the trained pixel-shuffle stride and at
-  stride 2.
+  with ``--probes randomised`` the randomised phantoms of seeds 600-607), not in the
+  held-out set of seeds 1000+; B-mode PSNR at 60 dB against the PSF-blurred
+  echogenicity, predicted by the model's stride rule (and at stride 2 for a fixed
+  stride above 2).
 
 Data options, recorded in ``<out>/<name>/data.json`` and checked on resume:
 ``--fresh-speckle`` (synthetic runs) draws a new speckle realisation for every
 batch (:func:`s2v.training.train_synthetic`) instead of one fixed noisy copy of
 each BSD68 image; ``--simulations N`` (ultrasound) trains on the phantoms of
-seeds 0..N-1 (the shipped model: 12) and the real IQ/PICMUS frames.
+seeds 0..N-1 (the shipped model: 12) and the real IQ/PICMUS frames; ``--probes
+randomised`` draws them from :func:`s2v.datasets.randomised_ultrasound_set` (random
+phantom type, probe, lateral pixel size and residual carrier). ``--stride-rule
+correlation`` sets ``S2VConfig.stride_from_correlation`` (a configuration change, stored
+in the checkpoints).
 """
 
 from __future__ import annotations
@@ -60,22 +65,24 @@ ULTRASOUND_VALIDATION_SEED = 600
 
 
 def ultrasound_validation_scores(model, simulations):
-    """Mean B-mode PSNR on the validation phantoms at the model's stride and at stride 2."""
+    """Mean B-mode PSNR on the validation phantoms, predicted by the model's own stride rule.
+
+    ``bmode_psnr``: one mosaic grid (averaging over the mosaic offsets changed it by under
+    0.06 dB, ``benchmarks/ultrasound_pd_inference.py``, at up to 64 times the cost); for a
+    fixed stride above 2 also ``bmode_psnr_stride2`` (the asymmetric PD).
+    """
     import numpy as np
 
-    import s2v
     from s2v.metrics import bmode_psnr
 
-    strides = sorted({model.s2v_config.pixel_shuffle, 2})
+    variants = {"bmode_psnr": {"offsets": False}}
+    if not model.s2v_config.stride_from_correlation and model.s2v_config.pixel_shuffle > 2:
+        variants["bmode_psnr_stride2"] = {"pixel_shuffle": 2, "offsets": False}
     scores = {}
-    for stride in strides:
-        predictor = model
-        if stride != model.s2v_config.pixel_shuffle:
-            predictor = s2v.Speckle2Void(model.s2v_config.replace(pixel_shuffle=stride))
-            predictor.set_weights(model.get_weights())
-        scores[f"bmode_psnr_stride{stride}"] = float(np.mean([bmode_psnr(
-            sim["blurred_echogenicity"], predictor.predict_maps(
-                sim["intensity"], progress=False, outputs=("posterior_mean",))["posterior_mean"])
+    for key, options in variants.items():
+        scores[key] = float(np.mean([bmode_psnr(
+            sim["blurred_echogenicity"], model.predict_maps(
+                sim["intensity"], progress=False, outputs=("posterior_mean",), **options)["posterior_mean"])
             for sim in simulations]))
     return scores
 
@@ -97,14 +104,25 @@ def main(argv=None):
                         "(the shipped model's configuration only; a fresh run only)")
     parser.add_argument("--dilations", help="comma-separated dilation of each branch convolution "
                         "(S2VConfig.dilations; with --scratch), e.g. 1,1,2,4,8,1,2,4,1,1")
+    parser.add_argument("--network-input", choices=["intensity", "log"], help="S2VConfig.network_input "
+                        "(with --scratch; default: the shipped model's)")
     parser.add_argument("--patch-size", type=int, help="training patch side (default: the shipped model's)")
     parser.add_argument("--fresh-speckle", action="store_true", help="synthetic runs: a new speckle "
                         "realisation for every batch")
     parser.add_argument("--simulations", type=int, default=12, help="ultrasound: training phantoms "
                         "(seeds 0..N-1, default 12 as for the shipped model)")
+    parser.add_argument("--probes", choices=["training", "randomised"], default="training",
+                        help="ultrasound: phantoms of simulated_ultrasound_set (the shipped model's "
+                        "probe ranges) or of randomised_ultrasound_set (random phantom type, probe, "
+                        "grid and carrier; validated on its seeds 600-607)")
+    parser.add_argument("--stride-rule", choices=["fixed", "correlation"],
+                        help="ultrasound: the shipped model's constant pixel_shuffle, or the stride "
+                        "measured on each image (S2VConfig.stride_from_correlation)")
     args = parser.parse_args(argv)
     if args.dilations and not args.scratch:
         parser.error("--dilations changes the network: it needs --scratch")
+    if args.network_input and not args.scratch:
+        parser.error("--network-input changes what the weights mean: it needs --scratch")
     if args.scratch and args.init:
         parser.error("--scratch and --init exclude each other")
     if args.steps <= 0 or args.eval_every <= 0:
@@ -115,8 +133,10 @@ def main(argv=None):
     if not 1 <= args.simulations < ULTRASOUND_VALIDATION_SEED:
         parser.error(f"--simulations must be in 1..{ULTRASOUND_VALIDATION_SEED - 1} (seeds from "
                      f"{ULTRASOUND_VALIDATION_SEED} on are validation and held-out images)")
-    data_options = ({"simulations": args.simulations, "real_images": True} if ultrasound
-                    else {"fresh_speckle": args.fresh_speckle})
+    if not ultrasound and (args.probes != "training" or args.stride_rule):
+        parser.error("--probes and --stride-rule are for the ultrasound run")
+    data_options = ({"simulations": args.simulations, "real_images": True, "probes": args.probes}
+                    if ultrasound else {"fresh_speckle": args.fresh_speckle})
 
     import keras
     import numpy as np
@@ -146,11 +166,17 @@ def main(argv=None):
         changes["dilations"] = tuple(int(d) for d in args.dilations.split(","))
     if args.patch_size is not None:
         changes["patch_size"] = args.patch_size
+    if args.network_input is not None:
+        changes["network_input"] = args.network_input
+    if args.stride_rule is not None:
+        changes["stride_from_correlation"] = args.stride_rule == "correlation"
     supervised = args.name.endswith("supervised")
     config = shipped.s2v_config.replace(**changes)
     data_file = out_dir / "data.json"
     if latest_checkpoint(checkpoints) is not None:
         recorded = json.loads(data_file.read_text()) if data_file.is_file() else {"fresh_speckle": False}
+        if ultrasound:
+            recorded.setdefault("probes", "training")  # written before --probes existed
         if recorded != data_options:
             raise SystemExit(f"{out_dir} was trained with the data options {recorded}, not {data_options}: "
                              "give the same options to resume, or a new --out")
@@ -165,10 +191,12 @@ def main(argv=None):
         (checkpoints / "latest.txt").write_text("ckpt-00000000.keras\n")
     atomic_write_text(data_file, json.dumps(data_options, indent=1))
     if ultrasound:
-        from s2v.datasets import simulated_ultrasound_set
+        from s2v.datasets import randomised_ultrasound_set, simulated_ultrasound_set
 
-        noisy, clean = ultrasound_training_set(args.simulations), None
-        validation = simulated_ultrasound_set(4, seed=ULTRASOUND_VALIDATION_SEED)
+        noisy, clean = ultrasound_training_set(args.simulations, probes=args.probes), None
+        validation = (randomised_ultrasound_set(8, seed=ULTRASOUND_VALIDATION_SEED)
+                      if args.probes == "randomised"
+                      else simulated_ultrasound_set(4, seed=ULTRASOUND_VALIDATION_SEED))
     else:
         noisy, clean = synthetic_training_set()
         validation = validation_pairs(config.looks)

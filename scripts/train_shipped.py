@@ -49,11 +49,16 @@ def synthetic_training_set(seed: int = 0):
 ULTRASOUND_STRIDE = 4
 
 
-def ultrasound_training_set(simulations: int = 12):
-    """Intensities: simulated phantoms (seeds 0..simulations-1) + real IQ/envelopes when present."""
-    from s2v.datasets import real_ultrasound_intensities, simulated_ultrasound_set
+def ultrasound_training_set(simulations: int = 12, probes: str = "training"):
+    """Intensities: simulated phantoms (seeds 0..simulations-1) + real IQ/envelopes when present.
 
-    images = [sim["intensity"] for sim in simulated_ultrasound_set(simulations, seed=0)]
+    ``probes``: ``"training"`` (:func:`s2v.datasets.simulated_ultrasound_set`, the shipped
+    model's) or ``"randomised"`` (:func:`s2v.datasets.randomised_ultrasound_set`).
+    """
+    from s2v.datasets import randomised_ultrasound_set, real_ultrasound_intensities, simulated_ultrasound_set
+
+    simulate = {"training": simulated_ultrasound_set, "randomised": randomised_ultrasound_set}[probes]
+    images = [sim["intensity"] for sim in simulate(simulations, seed=0)]
     return images + list(real_ultrasound_intensities().values())
 
 

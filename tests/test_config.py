@@ -78,6 +78,13 @@ def test_load_reports_bad_json(tmp_path):
     ({"dilations": [1, 2]}, r"dilations must be empty or 17 \(depth\) integers >= 1, got \[1, 2\]"),
     ({"depth": 3, "dilations": [1, 0, 1]}, r"dilations must be empty or 3 \(depth\) integers >= 1"),
     ({"dilations": [1.5] * 17}, r"dilations\[0\] must be an integer, got 1.5"),
+    ({"predict_pixel_shuffle": -1}, r"predict_pixel_shuffle must be >= 0"),
+    ({"stride_from_correlation": True, "predict_pixel_shuffle": 2},
+     "stride_from_correlation measures the prediction stride: predict_pixel_shuffle must be 0"),
+    ({"stride_threshold": 1.0}, r"stride_threshold must lie in \(0, 1\), got 1.0"),
+    ({"predict_stride_threshold": -0.1}, r"predict_stride_threshold must lie in \[0, 1\)"),
+    ({"predict_offsets": 1}, "predict_offsets must be true or false, got 1"),
+    ({"network_input": "dB"}, "network_input"),
 ])
 def test_fields_are_checked_by_type_not_by_truthiness(values, message):
     """Types come from the annotations: a ConfigError naming the field, never a TypeError later."""

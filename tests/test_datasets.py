@@ -173,3 +173,24 @@ def test_held_out_set_refuses_an_empty_region(monkeypatch):
     monkeypatch.setattr(s2v.simulate, "vessel_phantom", vessel_phantom_with_an_empty_background)
     with pytest.raises(ValueError, match=r"cyst 1 \(anechoic\) background of seed 1006 is empty"):
         held_out_ultrasound_set(shape=SMALL)
+
+
+def test_randomised_set_varies_phantom_probe_and_correlation():
+    """Training that generalises: both phantom types, probes over the wide ranges, strides 1-8."""
+    from s2v.datasets import RANDOMISED_PROBE_RANGES, randomised_ultrasound_set
+    from s2v.strides import stride_from_correlation
+
+    images = randomised_ultrasound_set(12, seed=0, shape=(129, 97))
+    again = randomised_ultrasound_set(2, seed=1, shape=(129, 97))
+    np.testing.assert_array_equal(images[1]["intensity"], again[0]["intensity"])  # per seed
+    assert {image["phantom"] for image in images} == {"cysts", "vessels"}
+    frequencies = [image["params"]["center_frequency"] for image in images]
+    low, high = RANDOMISED_PROBE_RANGES["center_frequency"]
+    assert low <= min(frequencies) and max(frequencies) <= high and max(frequencies) / min(frequencies) > 2
+    assert any(image["params"]["demodulation_frequency"] < image["params"]["center_frequency"] for image in images)
+    strides = {stride_from_correlation(image["intensity"]) for image in images}
+    assert len(strides) >= 3
+    for image in images:
+        assert image["intensity"].shape == (129, 97) and np.all(np.isfinite(image["intensity"]))
+        mean_ratio = image["intensity"].mean() / image["blurred_echogenicity"].mean()
+        assert 0.8 < mean_ratio < 1.25  # the ground truth is the expected intensity

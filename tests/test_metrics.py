@@ -363,3 +363,50 @@ def test_other_bad_inputs_are_rejected(clean_intensity):
         edge_spread_width(np.arange(20.0), levels=(0.9, 0.1))
     with pytest.raises(ValueError, match="empty"):
         time_per_megapixel(np.sum, np.zeros((0, 3)))
+
+
+# --------------------------------------------------------------------------- mosaic_peak
+
+
+def test_mosaic_peak_is_low_without_a_mosaic(rng):
+    """White noise and a smooth field: no excess power at the mosaic frequencies."""
+    from scipy.ndimage import gaussian_filter
+
+    from s2v.metrics import mosaic_peak
+
+    for stride in (2, 3, 4):
+        white = rng.normal(size=(203, 187))
+        smooth = gaussian_filter(rng.normal(size=(203, 187)), 3.0)
+        assert mosaic_peak(white, stride) < 1.5
+        assert mosaic_peak(smooth, stride) < 1.5
+    assert mosaic_peak(np.ones((99, 97)), 2) == 0.0
+
+
+@pytest.mark.parametrize("stride", [2, 3, 4])
+def test_mosaic_peak_finds_the_dilated_filter_replicas(rng, stride):
+    """A smoothing filter dilated by ``stride`` (what a network on the pixel-shuffle sub-images is,
+    on the image grid) passes noise at every multiple of 1 / stride: a peak there, not at
+    another stride's frequencies."""
+    from scipy.ndimage import convolve
+
+    from s2v.metrics import mosaic_peak
+
+    kernel = np.zeros((4 * stride + 1,) * 2)
+    kernel[::stride, ::stride] = 1.0 / 25  # a 5 x 5 box on the sub-grid
+    image = 3.0 + convolve(rng.normal(size=(211, 197)), kernel, mode="wrap")
+    assert mosaic_peak(image, stride) > 5.0
+    other = {2: 3, 3: 2, 4: 3}[stride]
+    assert mosaic_peak(image, other) < 1.5
+
+
+@pytest.mark.parametrize("stride, shape, message", [
+    (1, (64, 64), "stride must be an integer >= 2"),
+    (2.0, (64, 64), "stride must be an integer >= 2"),
+    (4, (63, 64), "at least 64 pixels on each side"),
+    (2, (40, 40, 3), "must be 2-D"),
+])
+def test_mosaic_peak_refuses_bad_input(stride, shape, message):
+    from s2v.metrics import mosaic_peak
+
+    with pytest.raises(ValueError, match=message):
+        mosaic_peak(np.zeros(shape), stride)

@@ -337,3 +337,100 @@ def test_many_models_predicting_log_no_retracing_warning_but_other_warnings_pass
                               "user_function> triggered tf.function retracing", (), None)
     assert not _OurRetracingWarnings().filter(ours) and _OurRetracingWarnings().filter(other)
     assert any(isinstance(f, _OurRetracingWarnings) for f in tf.get_logger().filters)
+
+
+# --------------------------------------------------------------------------- log network input
+
+
+@pytest.mark.parametrize("rows", [1, 2])
+def test_blind_spot_is_exact_with_the_log_input(rows, rng):
+    """``network_input="log"``: the log and exp are pointwise, so the geometry is unchanged."""
+    model = _model("cpu", filters=8, depth=4, network_input="log")
+    h, w = 9, 11
+    jac = _jacobian(model, rng.gamma(1.0, 1.0, (h, w)).astype(np.float32), rows)
+    for i in range(h):
+        for j in range(w):
+            hidden = [i] + ([k for k in (i - 1, i + 1) if 0 <= k < h] if rows == 2 else [])
+            for k in hidden:
+                assert np.all(jac[i, j, :, k, j] == 0.0), f"({i},{j}) sees ({k},{j})"
+    seen = np.abs(jac[h // 2, w // 2]).sum(axis=0)
+    assert seen[h // 2, w // 2 - 1] > 0 and seen[h // 2 + 2, w // 2] > 0
+
+
+def test_blind_spot_is_exact_with_the_log_input_through_the_pixel_shuffle(rng):
+    model = _model("cpu", filters=4, depth=3, pixel_shuffle=2, network_input="log")
+    image = rng.gamma(1.0, 1.0, (7, 9)).astype(np.float32)
+    jac = _image_jacobian(model, image, 2, to_mosaic, 1)
+    pixels = np.arange(image.size)
+    assert np.all(jac[pixels, :, pixels] == 0.0)
+
+
+def test_log_input_resolves_intensities_far_below_the_median(rng):
+    """beta = exp(.) is positive for any input, and the network sees log-intensity: an image whose
+    values span 12 decades gives finite, positive maps (the linear head's ReLU can give beta = 0)."""
+    model = Speckle2Void(S2VConfig.from_preset("cpu", filters=4, depth=3, network_input="log"))
+    image = (10.0 ** rng.uniform(-8, 4, (33, 31))).astype(np.float32)
+    alpha_beta = model(tf.constant(image[None, ..., None]), training=False)[0].numpy()
+    assert np.all(np.isfinite(alpha_beta)) and np.all(alpha_beta[..., 1] > 0) and np.all(alpha_beta[..., 0] >= 1)
+    estimate = model.predict(image, progress=False)
+    assert np.all(np.isfinite(estimate)) and np.all(estimate > 0)
+
+
+# --------------------------------------------------------------------------- prediction stride
+
+
+def test_prediction_stride_and_offsets(rng):
+    """``pixel_shuffle=`` predicts as a model configured with that stride; ``offsets=True`` is
+    exactly the mean of the predictions on the s*s grids moved by mirrored rows and columns."""
+    from s2v.transforms import pixel_shuffle as shuffle_back
+
+    model = _model("cpu", **TINY, pixel_shuffle=3)
+    image = rng.gamma(1.0, 1.0, (29, 23)).astype(np.float32)
+    at_two = Speckle2Void(model.s2v_config.replace(pixel_shuffle=2))
+    at_two.set_weights(model.get_weights())
+    own = at_two.predict_maps(image, outputs=("posterior_mean",), progress=False)["posterior_mean"]
+    override = model.predict_maps(image, outputs=("posterior_mean",), progress=False,
+                                  pixel_shuffle=2)["posterior_mean"]
+    np.testing.assert_array_equal(own, override)
+
+    averaged = model.predict_maps(image, outputs=("posterior_mean",), progress=False, pixel_shuffle=2,
+                                  offsets=True)["posterior_mean"]
+    manual = np.zeros(image.shape)
+    for dy in range(2):
+        for dx in range(2):
+            moved = np.pad(image, ((dy, 0), (dx, 0)), mode="symmetric")
+            maps = model._maps(to_mosaic(moved, 2)[0], 1.0, None, ("posterior_mean",), False)
+            manual += shuffle_back(maps["posterior_mean"], 2, shape=moved.shape)[dy:, dx:] / 4
+    np.testing.assert_allclose(averaged, manual, rtol=1e-5)
+    assert not np.allclose(averaged, override, rtol=1e-3)  # the offsets do change the estimate
+
+    plain = model.predict_maps(image, outputs=("posterior_mean",), progress=False, pixel_shuffle=1)
+    with_offsets = model.predict_maps(image, outputs=("posterior_mean",), progress=False, pixel_shuffle=1,
+                                      offsets=True)
+    np.testing.assert_array_equal(plain["posterior_mean"], with_offsets["posterior_mean"])
+    for bad in (0, 2.0, True):
+        with pytest.raises(ValueError, match="pixel_shuffle must be an integer >= 1"):
+            model.predict_maps(image, pixel_shuffle=bad, progress=False)
+
+
+def test_configured_prediction_stride_rules(rng):
+    """The default stride follows the configuration: trained, fixed for prediction, or measured."""
+    from s2v.strides import stride_from_correlation
+
+    white = rng.gamma(1.0, 1.0, (64, 64)).astype(np.float32)
+    correlated = ndimage_smooth(rng, (96, 90))
+    trained = Speckle2Void(S2VConfig.from_preset("cpu", **TINY, pixel_shuffle=4))
+    assert trained.prediction_stride(white) == 4
+    fixed = Speckle2Void(trained.s2v_config.replace(predict_pixel_shuffle=2))
+    assert fixed.prediction_stride(white) == 2
+    measured = Speckle2Void(trained.s2v_config.replace(stride_from_correlation=True))
+    assert measured.prediction_stride(white) == 1
+    assert measured.prediction_stride(correlated) == stride_from_correlation(correlated) > 1
+
+
+def ndimage_smooth(rng, shape):
+    """Correlated speckle: |h * s|^2 for circular Gaussian scatterers s and a Gaussian h."""
+    from scipy.ndimage import gaussian_filter
+
+    field = gaussian_filter(rng.normal(size=shape), 2.0) + 1j * gaussian_filter(rng.normal(size=shape), 2.0)
+    return (np.abs(field) ** 2).astype(np.float32)

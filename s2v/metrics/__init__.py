@@ -24,16 +24,20 @@ Conventions
 * Resolution (``point_fwhm``, ``edge_spread_width`` with ``radial_profile``) works on a linear
   scale, amplitude (envelope) for ultrasound: a filter that blurs widens both; compare with the
   same figure on the ground truth.
+* Artefacts: ``mosaic_peak`` looks for the period-``s`` pattern a pixel-shuffle
+  despeckler can leave, in the power spectrum of the image as displayed (B-mode dB).
 * Runtime: ``time_call`` (seconds) and ``time_per_megapixel`` (seconds per megapixel).
 
 Modules, by concern: :mod:`.fidelity` (PSNR, SSIM, their B-mode versions, EPI),
 :mod:`.speckle` (ENL, ratio image, speckle SNR), :mod:`.contrast` (CNR, gCNR),
-:mod:`.resolution` (FWHM, edge-spread width, radial profile) and :mod:`.timing`. Every
+:mod:`.resolution` (FWHM, edge-spread width, radial profile), :mod:`.artefacts` (mosaic)
+and :mod:`.timing`. Every
 public name is importable from ``s2v.metrics``.
 """
 
 from __future__ import annotations
 
+from .artefacts import mosaic_peak
 from .contrast import cnr, gcnr
 from .fidelity import bmode_psnr, bmode_ssim, edge_preservation_index, psnr, ssim, synthetic_protocol_scores
 from .resolution import edge_spread_width, point_fwhm, radial_profile
@@ -58,4 +62,5 @@ __all__ = [
     "radial_profile",
     "time_call",
     "time_per_megapixel",
+    "mosaic_peak",
 ]

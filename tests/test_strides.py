@@ -1,0 +1,78 @@
+"""s2v.strides: the pixel-shuffle stride from an image's measured speckle correlation."""
+
+import numpy as np
+import pytest
+
+from s2v.config import S2VConfig
+from s2v.simulate import simulate_ultrasound
+from s2v.strides import image_stride, stride_from_correlation
+
+
+def _speckle(lateral_beam_width, center_frequency=5e6, seed=0, shape=(161, 131)):
+    """Homogeneous simulated ultrasound intensity; the PSF sets the speckle correlation."""
+    return simulate_ultrasound(np.ones(shape), shape=shape, seed=seed, center_frequency=center_frequency,
+                               lateral_beam_width=lateral_beam_width)
+
+
+def test_white_speckle_needs_no_shuffle(rng):
+    assert stride_from_correlation(rng.exponential(1.0, (97, 83))) == 1
+
+
+def test_the_stride_is_the_first_lag_below_the_threshold():
+    """Against the simulator's own correlation: the intensity correlation at lag k along an axis
+    is |rho_iq(k)|^2 = exp(-k^2 / (2 sigma^2)) (simulate_ultrasound's docstring), and the
+    log-intensity correlation is a little lower (Xie et al. 2002) -- so the measured stride is
+    at most the first lag where the intensity correlation is at most the threshold."""
+    sim = _speckle(0.6e-3)
+    sigma = max(sim["params"]["axial_sigma_px"], sim["params"]["lateral_sigma_px"])
+    intensity_rho = lambda k: np.exp(-k**2 / (2 * sigma**2))  # noqa: E731
+    bound = next(k for k in range(1, 20) if intensity_rho(k) <= 0.3)
+    stride = stride_from_correlation(sim["intensity"], threshold=0.3)
+    assert 2 <= stride <= bound
+    assert stride_from_correlation(sim["intensity"], threshold=0.7) < stride
+
+
+def test_a_longer_point_spread_function_gets_a_larger_stride():
+    narrow = stride_from_correlation(_speckle(0.3e-3, center_frequency=9e6)["intensity"])
+    wide = stride_from_correlation(_speckle(1.4e-3, center_frequency=2.5e6)["intensity"])
+    assert narrow < wide
+
+
+def test_max_stride_caps_the_answer():
+    intensity = _speckle(1.4e-3, center_frequency=2.5e6)["intensity"]
+    assert stride_from_correlation(intensity) > 2
+    assert stride_from_correlation(intensity, max_stride=2) == 2
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"threshold": 0.0}, r"threshold must lie in \(0, 1\)"),
+    ({"threshold": 1.5}, r"threshold must lie in \(0, 1\)"),
+    ({"max_stride": 0}, "max_stride must be an integer >= 1"),
+    ({"max_stride": 2.0}, "max_stride must be an integer >= 1"),
+])
+def test_bad_options_are_refused(rng, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        stride_from_correlation(rng.exponential(1.0, (33, 35)), **kwargs)
+
+
+def test_bad_images_are_refused(rng):
+    with pytest.raises(ValueError, match="at least 8 x 8"):
+        stride_from_correlation(rng.exponential(1.0, (7, 40)))
+    with pytest.raises(ValueError):
+        stride_from_correlation(-rng.exponential(1.0, (33, 35)))
+
+
+def test_image_stride_follows_the_configuration():
+    correlated = _speckle(0.9e-3)["intensity"]
+    measured = stride_from_correlation(correlated)
+    fixed = S2VConfig(pixel_shuffle=4)
+    assert image_stride(correlated, fixed) == 4
+    assert image_stride(correlated, fixed, prediction=True) == 4
+    assert image_stride(correlated, fixed.replace(predict_pixel_shuffle=2), prediction=True) == 2
+    assert image_stride(correlated, fixed.replace(predict_pixel_shuffle=2)) == 4  # training
+    rule = S2VConfig(pixel_shuffle=4, stride_from_correlation=True)
+    assert image_stride(correlated, rule) == measured
+    loose = rule.replace(predict_stride_threshold=0.8)
+    assert image_stride(correlated, loose) == measured
+    assert image_stride(correlated, loose, prediction=True) == stride_from_correlation(correlated, threshold=0.8)
+    assert image_stride(correlated[:6, :30], rule) == 4  # too small to measure: pixel_shuffle
