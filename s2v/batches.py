@@ -75,7 +75,9 @@ def apply_normalisation(intensity: np.ndarray, scale: float, clip_value: float, 
 
 #: Planes of a training batch, on its last axis (see :func:`pack_batch`); ``target`` only
 #: when supervised.
-TRAINING_PLANES = ("noisy", "valid", "shift", "target")
+#: Planes of a packed training batch; ``looks`` only with ``S2VConfig.looks_range``, ``target``
+#: only when supervised.
+TRAINING_PLANES = ("noisy", "valid", "shift", "looks", "target")
 
 
 def draw_shift_rows(config: S2VConfig, step: int) -> int:
@@ -90,8 +92,8 @@ def draw_shift_rows(config: S2VConfig, step: int) -> int:
     return shift_rows(config.shift_list[index])
 
 
-def pack_batch(noisy, valid, rows, target=None) -> np.ndarray:
-    """One training batch as one float32 array (B, P, P, 3 or 4), planes :data:`TRAINING_PLANES`.
+def pack_batch(noisy, valid, rows, target=None, looks=None) -> np.ndarray:
+    """One training batch as one float32 array (B, P, P, 3 to 5), planes :data:`TRAINING_PLANES`.
 
     Parameters
     ----------
@@ -101,6 +103,9 @@ def pack_batch(noisy, valid, rows, target=None) -> np.ndarray:
     rows : int or array (B,)
         Blind-spot shift of the vertical branches, in rows (see
         :func:`draw_shift_rows`); it travels as a constant plane.
+    looks : array (B,), optional
+        Number of looks of each patch's speckle (``S2VConfig.looks_range``): a constant
+        plane after the shift plane, before the target.
 
     Notes
     -----
@@ -114,6 +119,8 @@ def pack_batch(noisy, valid, rows, target=None) -> np.ndarray:
     noisy = np.asarray(noisy, np.float32)
     rows = np.broadcast_to(np.asarray(rows, np.float32).reshape(-1, 1, 1, 1), noisy.shape)
     planes = [noisy, np.asarray(valid, np.float32), rows]
+    if looks is not None:
+        planes.append(np.broadcast_to(np.asarray(looks, np.float32).reshape(-1, 1, 1, 1), noisy.shape))
     if target is not None:
         planes.append(np.asarray(target, np.float32))
     return np.concatenate(planes, axis=-1)

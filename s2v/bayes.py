@@ -89,8 +89,10 @@ def negative_log_likelihood(y, alpha, beta, looks):
     alpha, beta : array_like
         Inverse-gamma prior parameters (``alpha > 0``, ``beta >= 0``), same
         shape as ``y`` or broadcastable.
-    looks : float
-        Number of looks ``L`` of the Gamma speckle.
+    looks : float or array_like
+        Number of looks ``L`` of the Gamma speckle: one number, or one per pixel
+        (broadcastable to ``y``: training on a range of looks,
+        ``S2VConfig.looks_range``).
 
     Returns
     -------
@@ -99,10 +101,15 @@ def negative_log_likelihood(y, alpha, beta, looks):
         the pixels that are not point targets.
     """
     y, alpha, beta = _float(y, alpha, beta)
-    looks = float(looks)
-    log_beta_fn = log_gamma(alpha) + math.lgamma(looks) - log_gamma(alpha + looks)
+    if isinstance(looks, (int, float)):
+        looks = float(looks)
+        log_gamma_looks, log_looks = math.lgamma(looks), math.log(looks)
+    else:
+        looks = _float(looks)[0]
+        log_gamma_looks, log_looks = log_gamma(looks), ops.log(looks)
+    log_beta_fn = log_gamma(alpha) + log_gamma_looks - log_gamma(alpha + looks)
     log_p = (
-        looks * math.log(looks)
+        looks * log_looks
         + (looks - 1.0) * ops.log(y + LOG_EPS)
         + alpha * ops.log(beta + LOG_EPS)
         - (looks + alpha) * ops.log(beta + looks * y + LOG_EPS)

@@ -313,6 +313,13 @@ class S2VConfig(ValidatedConfig):
         ``3`` by two rows, hiding the vertical neighbours too).
     looks : float
         Number of looks ``L`` of the speckle (``L_noise``; 1 = single look).
+    looks_range : tuple of float
+        Training on synthetic speckle only (:func:`s2v.training.train_synthetic`): each
+        patch's speckle has a number of looks drawn uniformly from these values, and the
+        loss uses it, so that one network serves every ``L`` of the range (the data's ``L``
+        is then given, or estimated, at prediction). Empty (the reference): every patch
+        has ``looks``. An improvement over the paper for multi-look data, measured in
+        ``training/``.
     normalization : {"fixed", "median"}
         How intensities are scaled for the network. ``"fixed"`` (paper):
         divide by ``norm``, and ``clip`` is in the data's own units.
@@ -406,6 +413,7 @@ class S2VConfig(ValidatedConfig):
     shift_list: tuple[int, ...] = (3, 1)
     prob: tuple[float, ...] = (0.9, 0.1)
     looks: float = 1.0
+    looks_range: tuple[float, ...] = ()
     normalization: str = "fixed"
     clip: float = 5e5
     norm: float = 1e5
@@ -440,6 +448,8 @@ class S2VConfig(ValidatedConfig):
                                   "checkpoint_every", "pixel_shuffle", "looks", "clip", "norm",
                                   "learning_rate")
         problems += self._seed_in_range()
+        if any(not value > 0 for value in self.looks_range):
+            problems.append(f"looks_range values must be > 0, got {list(self.looks_range)}")
         if self.predict_pixel_shuffle < 0:
             problems.append(f"predict_pixel_shuffle must be >= 0 (0: pixel_shuffle), got "
                             f"{self.predict_pixel_shuffle!r}")

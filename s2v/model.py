@@ -33,7 +33,7 @@ from .transforms import pixel_shuffle
 from .utils import check_intensity
 
 __all__ = ["Speckle2Void", "normalise_intensity", "MAP_NAMES", "TRAINING_PLANES", "pack_batch",
-           "unpack_batch", "draw_shift_rows"]
+           "unpack_batch", "batch_looks", "draw_shift_rows"]
 
 #: Names of the maps returned by :meth:`Speckle2Void.predict_maps`.
 MAP_NAMES = ("posterior_mean", "prior_mean", "alpha", "beta", "posterior_std")
@@ -41,17 +41,25 @@ MAP_NAMES = ("posterior_mean", "prior_mean", "alpha", "beta", "posterior_std")
 _DEFAULT_TILE = 512
 
 
-def unpack_batch(batch):
+def unpack_batch(batch, *, looks_plane: bool = False):
     """``(noisy, valid, rows, target or None)`` of a batch from :func:`pack_batch` (``keras.ops``).
 
-    ``noisy``, ``valid`` and ``target`` are (B, P, P, 1); ``rows`` is (B,) int32.
+    ``noisy``, ``valid`` and ``target`` are (B, P, P, 1); ``rows`` is (B,) int32. With
+    ``looks_plane`` the batch carries a looks plane after the shift plane
+    (:func:`batch_looks`), and the target comes after it.
     """
     channels = batch.shape[-1]
-    if channels not in (3, 4):
-        raise ValueError(f"a training batch has 3 or 4 planes {TRAINING_PLANES} on its last axis, "
-                         f"got {channels}")
-    target = batch[..., 3:4] if channels == 4 else None
+    first_target = 4 if looks_plane else 3
+    if channels not in (first_target, first_target + 1):
+        raise ValueError(f"a training batch has {first_target} or {first_target + 1} planes of "
+                         f"{TRAINING_PLANES} on its last axis, got {channels}")
+    target = batch[..., first_target:first_target + 1] if channels == first_target + 1 else None
     return batch[..., 0:1], batch[..., 1:2], ops.cast(batch[:, 0, 0, 2], "int32"), target
+
+
+def batch_looks(batch):
+    """The (B, P, P, 1) looks plane of a batch packed with ``looks`` (``S2VConfig.looks_range``)."""
+    return batch[..., 3:4]
 
 
 class _OurRetracingWarnings:
@@ -149,7 +157,7 @@ class Speckle2Void(keras.Model):
         x = inputs
         rows = 1
         if x.shape[-1] != 1:
-            x, _, rows, _ = unpack_batch(inputs)
+            x, rows = inputs[..., 0:1], ops.cast(inputs[:, 0, 0, 2], "int32")  # noisy and shift planes
         if vertical_shift is not None:
             rows = vertical_shift
         max_rows = max(self.s2v_config.max_shift_rows, 1)
@@ -171,7 +179,7 @@ class Speckle2Void(keras.Model):
         """Rows of the vertical blind-spot shift of training step ``step`` (:func:`draw_shift_rows`)."""
         return draw_shift_rows(self.s2v_config, step)
 
-    def loss_parts(self, y, valid, alpha_beta, target=None):
+    def loss_parts(self, y, valid, alpha_beta, target=None, looks=None):
         """Loss and its parts for a batch (tensors of shape (B, H, W, 1)/(B, H, W, 2)).
 
         Self-supervised (``target`` None): mean negative log marginal
@@ -180,7 +188,8 @@ class Speckle2Void(keras.Model):
         posterior mean (or of its logarithm, ``supervised_loss="mse_log"``)
         against ``target`` over valid pixels (same network).
         """
-        looks = self.s2v_config.looks
+        if looks is None:  # else a (B, H, W, 1) plane: training on a range of looks
+            looks = self.s2v_config.looks
         alpha, beta = alpha_beta[..., :1], alpha_beta[..., 1:]
         weight = ops.cast(valid, "float32")
         count = ops.maximum(ops.sum(weight), 1.0)
@@ -210,8 +219,9 @@ class Speckle2Void(keras.Model):
         the number of ``tf.distribute`` replicas (Keras' ``train_step`` does
         not scale a custom loss; the optimizer sums the replicas' gradients).
         """
-        noisy, valid, _, target = unpack_batch(x)
-        parts = self.loss_parts(noisy, valid, y_pred, target)
+        looks_plane = bool(self.s2v_config.looks_range)
+        noisy, valid, _, target = unpack_batch(x, looks_plane=looks_plane)
+        parts = self.loss_parts(noisy, valid, y_pred, target, batch_looks(x) if looks_plane else None)
         self.loss_tracker.update_state(parts["loss"])
         self.nll_tracker.update_state(parts["nll"])
         self.tv_tracker.update_state(parts["tv"])
@@ -259,8 +269,9 @@ class Speckle2Void(keras.Model):
         intensity : array_like, (H, W)
             Noisy intensity (>= 0, finite), any size (1 pixel to 1e8 pixels).
         looks : float, optional
-            Number of looks ``L`` used in the posterior (default: the
-            configuration's).
+            Number of looks ``L`` used in the posterior (default:
+            :meth:`default_looks`, the configuration's, or measured on the
+            image for a model trained on a range of looks).
         tile_size : int, optional
             Side of the tiles processed at once (default 512). Tiles overlap
             by the receptive field, so the result does not depend on it
@@ -291,7 +302,7 @@ class Speckle2Void(keras.Model):
         unknown = [name for name in outputs if name not in MAP_NAMES]
         if unknown:
             raise ValueError(f"unknown output(s) {unknown}; choose among {MAP_NAMES}")
-        looks = float(self.s2v_config.looks if looks is None else looks)
+        looks = self.default_looks(y) if looks is None else float(looks)
         if not (np.isfinite(looks) and looks > 0):
             raise ValueError(f"looks must be a finite positive number, got {looks}")
         if pixel_shuffle is None:
@@ -319,6 +330,30 @@ class Speckle2Void(keras.Model):
             for name, value in maps.items():
                 total[name] += value[dy:, dx:]
         return {name: (value / len(shifts)).astype(np.float32) for name, value in total.items()}
+
+    def default_looks(self, intensity) -> float:
+        """The number of looks :meth:`predict_maps` assumes when none is given.
+
+        ``looks`` of the configuration; for a model trained on a range of looks
+        (``looks_range``), the equivalent number of looks measured on the image
+        (:func:`s2v.domains.estimate_looks`), brought into the trained range.
+
+        Parameters
+        ----------
+        intensity : array_like, (H, W)
+            Noisy intensity (>= 0, finite).
+        """
+        config = self.s2v_config
+        if not config.looks_range:
+            return float(config.looks)
+        from .domains import estimate_looks
+
+        y = check_intensity(intensity)
+        try:
+            measured = estimate_looks(y)
+        except ValueError:  # too small or too uniform to measure
+            return float(config.looks)
+        return float(np.clip(measured, min(config.looks_range), max(config.looks_range)))
 
     def prediction_stride(self, intensity) -> int:
         """The pixel-shuffle stride :meth:`predict_maps` uses on this image by default.

@@ -55,6 +55,9 @@ class PatchSampler:
         images = list(images)
         if not images:
             raise ValueError("no training images were given")
+        if config.looks_range:
+            raise ValueError(f"looks_range={list(config.looks_range)} needs speckle of known looks drawn "
+                             "for each patch: train on clean images with s2v.training.train_synthetic")
         if targets is not None and len(targets) != len(images):
             raise ValueError(f"got {len(images)} images but {len(targets)} targets")
         self.config = config
@@ -176,6 +179,7 @@ class SyntheticSpecklePatchSampler(PatchSampler):
         self.config = config
         self.augment = bool(augment)
         self.looks = float(config.looks)
+        self.looks_values = tuple(float(v) for v in config.looks_range) or (self.looks,)
         self.return_target = bool(supervised)
         self.items, self.constants = [], []
         for index, image in enumerate(clean_images):
@@ -187,7 +191,16 @@ class SyntheticSpecklePatchSampler(PatchSampler):
                 clean, inside = to_mosaic(clean, stride)
                 reference = to_mosaic(reference, stride)[0]
             scale, clip_value, fill = normalisation_constants(reference, config)
-            self.constants.append((np.float32(clip_value / scale), np.float32(fill)))
+            # Per number of looks: (clip, fill, clean rescaling) in this image's normalised units,
+            # from a realisation of that many looks (the median of speckle depends on L).
+            per_looks = {self.looks: (np.float32(clip_value / scale), np.float32(fill), np.float32(1.0))}
+            for looks in self.looks_values:
+                if looks not in per_looks:
+                    other = gamma_speckle(clean, looks, seed=[config.seed, index])
+                    other_scale, other_clip, other_fill = normalisation_constants(other, config)
+                    per_looks[looks] = (np.float32(other_clip / other_scale), np.float32(other_fill),
+                                        np.float32(scale / other_scale))
+            self.constants.append(per_looks)
             normalised = np.divide(clean, np.float32(scale), dtype=np.float32)
             self.items.append(self._pad(normalised, inside, normalised))
         sizes = np.array([item.image.size for item in self.items], float)
@@ -197,17 +210,27 @@ class SyntheticSpecklePatchSampler(PatchSampler):
     def supervised(self) -> bool:
         return self.return_target
 
+    def patch_looks(self, step: int) -> np.ndarray:
+        """Number of looks of each patch of step ``step``, (B,) float32 (all ``looks`` without a range)."""
+        b = self.config.batch_size
+        if not self.config.looks_range:
+            return np.full(b, self.looks, np.float32)
+        rng = np.random.default_rng([self.config.seed, int(step), 2])
+        return np.asarray(self.looks_values, np.float32)[rng.integers(0, len(self.looks_values), size=b)]
+
     def batch(self, step: int):
         """Return the batch of step ``step``: ``(noisy, valid)`` or ``(noisy, valid, clean)``."""
         rng = np.random.default_rng([self.config.seed, int(step)])
         noise_rng = np.random.default_rng([self.config.seed, int(step), 1])
         p, b = self.config.patch_size, self.config.batch_size
         out = np.empty((3 if self.supervised else 2, b, p, p, 1), np.float32)
+        patch_looks = self.patch_looks(step)
         for k, (index, window, *flips) in enumerate(self._windows(rng)):
             item = self.items[index]
-            clip_value, fill = self.constants[index]
-            clean = item.target[window]
-            noisy = clean * noise_rng.gamma(self.looks, 1.0 / self.looks, size=clean.shape).astype(np.float32)
+            looks = float(patch_looks[k])
+            clip_value, fill, rescale = self.constants[index][looks]
+            clean = item.target[window] if rescale == 1.0 else item.target[window] * rescale
+            noisy = clean * noise_rng.gamma(looks, 1.0 / looks, size=clean.shape).astype(np.float32)
             point_targets = noisy > clip_value  # treated as at prediction (normalise_intensity)
             noisy[point_targets] = fill
             planes = [noisy, item.valid[window] & ~point_targets]
@@ -217,13 +240,22 @@ class SyntheticSpecklePatchSampler(PatchSampler):
                 out[j, k, :, :, 0] = self._flipped(plane, *flips)
         return tuple(out)
 
+    def training_batch(self, step: int) -> np.ndarray:
+        """As :meth:`PatchSampler.training_batch`, with the looks plane under a ``looks_range``."""
+        if not self.config.looks_range:
+            return super().training_batch(step)
+        noisy, valid, *target = self.batch(step)
+        return pack_batch(noisy, valid, draw_shift_rows(self.config, step), *target,
+                          looks=self.patch_looks(step))
+
 
 def make_dataset(sampler: PatchSampler, start_step: int, stop_step: int):
     """``tf.data`` pipeline of the batches of steps ``start_step .. stop_step-1``, prefetched."""
     import tensorflow as tf
 
     p, b = sampler.config.patch_size, sampler.config.batch_size
-    spec = tf.TensorSpec((b, p, p, 4 if sampler.supervised else 3), tf.float32)
+    planes = 3 + int(sampler.supervised) + int(bool(sampler.config.looks_range))
+    spec = tf.TensorSpec((b, p, p, planes), tf.float32)
 
     def generate():
         for step in range(start_step, stop_step):

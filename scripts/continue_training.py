@@ -15,7 +15,9 @@ that is neither trained on nor part of the test protocol, and the scores are
 appended to ``<out>/<name>/curve.json``:
 
 - ``synthetic-L1*``: Set12 images 11 and 12, one fixed single-look realisation
-  each (Set12 01-10 stay the test set); PSNR/SSIM on amplitude.
+  each (Set12 01-10 stay the test set); PSNR/SSIM on amplitude. With
+  ``--looks-range``: one realisation of each number of looks of the range
+  (``psnr_L4``, ...), predicted with that number of looks.
 - ``ultrasound``: the simulated phantoms of seeds 600-603 (training probe ranges;
   with ``--probes randomised`` the randomised phantoms of seeds 600-607), not in the
   held-out set of seeds 1000+; B-mode PSNR at 60 dB against the PSF-blurred
@@ -111,6 +113,8 @@ def main(argv=None):
                         "realisation for every batch")
     parser.add_argument("--simulations", type=int, default=12, help="ultrasound: training phantoms "
                         "(seeds 0..N-1, default 12 as for the shipped model)")
+    parser.add_argument("--looks-range", help="synthetic runs with --fresh-speckle: comma-separated numbers "
+                        "of looks drawn per patch (S2VConfig.looks_range), e.g. 1,2,4,8; validated at each")
     parser.add_argument("--probes", choices=["training", "randomised"], default="training",
                         help="ultrasound: phantoms of simulated_ultrasound_set (the shipped model's "
                         "probe ranges) or of randomised_ultrasound_set (random phantom type, probe, "
@@ -133,6 +137,8 @@ def main(argv=None):
     if not 1 <= args.simulations < ULTRASOUND_VALIDATION_SEED:
         parser.error(f"--simulations must be in 1..{ULTRASOUND_VALIDATION_SEED - 1} (seeds from "
                      f"{ULTRASOUND_VALIDATION_SEED} on are validation and held-out images)")
+    if args.looks_range and (ultrasound or not args.fresh_speckle):
+        parser.error("--looks-range needs speckle drawn per patch: a synthetic run with --fresh-speckle")
     if not ultrasound and (args.probes != "training" or args.stride_rule):
         parser.error("--probes and --stride-rule are for the ultrasound run")
     data_options = ({"simulations": args.simulations, "real_images": True, "probes": args.probes}
@@ -166,6 +172,8 @@ def main(argv=None):
         changes["dilations"] = tuple(int(d) for d in args.dilations.split(","))
     if args.patch_size is not None:
         changes["patch_size"] = args.patch_size
+    if args.looks_range:
+        changes["looks_range"] = tuple(float(v) for v in args.looks_range.split(","))
     if args.network_input is not None:
         changes["network_input"] = args.network_input
     if args.stride_rule is not None:
@@ -199,7 +207,7 @@ def main(argv=None):
                       else simulated_ultrasound_set(4, seed=ULTRASOUND_VALIDATION_SEED))
     else:
         noisy, clean = synthetic_training_set()
-        validation = validation_pairs(config.looks)
+        validation = {looks: validation_pairs(looks) for looks in (config.looks_range or (config.looks,))}
     curve_file = out_dir / "curve.json"
     curve = json.loads(curve_file.read_text()) if curve_file.is_file() else []
     started = time.time()
@@ -208,11 +216,14 @@ def main(argv=None):
         if ultrasound:
             entry = ultrasound_validation_scores(model, validation)
         else:
-            scores = [synthetic_protocol_scores(clean, model.predict_maps(
-                noisy_val, progress=False, outputs=("posterior_mean",))["posterior_mean"])
-                for clean, noisy_val in validation]
-            entry = {"psnr": float(np.mean([s["psnr"] for s in scores])),
-                     "ssim": float(np.mean([s["ssim"] for s in scores]))}
+            entry = {}
+            for looks, pairs in validation.items():
+                scores = [synthetic_protocol_scores(clean, model.predict_maps(
+                    noisy_val, looks=looks, progress=False, outputs=("posterior_mean",))["posterior_mean"])
+                    for clean, noisy_val in pairs]
+                suffix = "" if len(validation) == 1 else f"_L{looks:g}"
+                entry[f"psnr{suffix}"] = float(np.mean([s["psnr"] for s in scores]))
+                entry[f"ssim{suffix}"] = float(np.mean([s["ssim"] for s in scores]))
         curve.append({"step": step, **entry,
                       "loss": float(logs.get("loss", float("nan"))) if logs else None,
                       "wall_s": round(time.time() - started, 1)})

@@ -74,3 +74,15 @@ def test_numpy_in_float32_array_out():
         array = np.asarray(out)
         assert array.shape == (2, 3) and array.dtype == np.float32
     assert np.asarray(bayes.posterior_mean(y, 3.0, 1.0, 1.0))[0, 0] == np.float32(1.8) / np.float32(3.0)
+
+
+def test_negative_log_likelihood_takes_one_number_of_looks_per_pixel():
+    """A looks plane (training on a range of looks) gives, pixel by pixel, the scalar formula."""
+    y = np.array([[0.3, 1.2], [2.5, 0.05]], np.float32)
+    alpha = np.array([[3.0, 4.5], [2.2, 6.0]], np.float32)
+    beta = np.array([[2.0, 3.0], [1.5, 4.0]], np.float32)
+    looks = np.array([[1.0, 2.0], [4.0, 8.0]], np.float32)
+    per_pixel = np.asarray(bayes.negative_log_likelihood(y, alpha, beta, looks))
+    for index in np.ndindex(y.shape):
+        scalar = np.asarray(bayes.negative_log_likelihood(y[index], alpha[index], beta[index], float(looks[index])))
+        np.testing.assert_allclose(per_pixel[index], scalar, rtol=1e-5)

@@ -250,9 +250,60 @@ def test_fresh_speckle_point_targets_are_excluded_from_the_loss():
     config = S2VConfig.from_preset("cpu", **{**TINY, "patch_size": 24, "batch_size": 32}, clip=3.0)
     sampler = SyntheticSpecklePatchSampler([_two_level_scene()], config)
     noisy, valid = sampler.batch(0)
-    clip = sampler.constants[0][0]
+    clip = sampler.constants[0][config.looks][0]
     assert (valid == 0).any(), "single-look speckle exceeds 3x the median somewhere"
     assert noisy.max() <= clip, "pixels above the clip are replaced before the network"
+
+
+def test_a_range_of_looks_draws_each_patch_s_looks_and_packs_them():
+    """looks_range: per patch a number of looks from the range, its speckle of that law, the looks
+    plane in the packed batch, and the loss computed with each patch's own looks."""
+    from s2v.model import Speckle2Void, batch_looks, unpack_batch
+    from s2v.patches import SyntheticSpecklePatchSampler
+
+    config = S2VConfig.from_preset("cpu", **{**TINY, "patch_size": 24, "batch_size": 48},
+                                   looks_range=(1.0, 2.0, 8.0))
+    sampler = SyntheticSpecklePatchSampler([_two_level_scene(), _two_level_scene((31, 29))], config,
+                                           supervised=True)
+    looks = sampler.patch_looks(3)
+    assert set(looks.tolist()) == {1.0, 2.0, 8.0}
+    np.testing.assert_array_equal(looks, sampler.patch_looks(3))
+    noisy, valid, clean = sampler.batch(3)
+    for value in (1.0, 2.0, 8.0):
+        picked = looks == value
+        ratio = noisy[picked][valid[picked] > 0] / clean[picked][valid[picked] > 0]
+        # Gamma(L, 1/L) speckle: variance 1/L (within 10 % at these sample sizes); L=1 is
+        # clipped at point targets (50 x median), which lowers the variance a little.
+        assert abs(ratio.var() * value - 1.0) < 0.15, (value, ratio.var())
+    packed = sampler.training_batch(3)
+    assert packed.shape[-1] == 5
+    np.testing.assert_array_equal(batch_looks(packed)[:, 0, 0, 0], looks)
+    _, _, _, target = unpack_batch(packed, looks_plane=True)
+    np.testing.assert_array_equal(np.asarray(target)[..., 0], clean[..., 0])
+
+    self_supervised = SyntheticSpecklePatchSampler([_two_level_scene()], config)
+    batch = self_supervised.training_batch(4)
+    model = Speckle2Void(config)
+    y_pred = model(batch, training=False)
+    noisy4, valid4, _, _ = unpack_batch(batch, looks_plane=True)
+    per_patch = model.loss_parts(noisy4, valid4, y_pred, looks=batch_looks(batch))["nll"]
+    loss = model.compute_loss(batch, y_pred=y_pred)
+    np.testing.assert_allclose(float(loss), float(per_patch) + config.k_penalty_tv * float(
+        model.loss_parts(noisy4, valid4, y_pred, looks=batch_looks(batch))["tv"]), rtol=1e-5)
+    single = model.loss_parts(noisy4, valid4, y_pred)["nll"]  # every patch at config.looks = 1
+    assert abs(float(single) - float(per_patch)) > 1e-3
+    with pytest.raises(ValueError, match="train_synthetic"):
+        PatchSampler([np.ones((40, 40), np.float32)], config)
+
+
+def test_a_model_trained_on_a_range_of_looks_measures_them(rng):
+    from s2v.model import Speckle2Void
+
+    ranged = Speckle2Void(S2VConfig.from_preset("cpu", **TINY, looks_range=(1.0, 2.0, 4.0, 8.0)))
+    scene = np.kron(rng.uniform(1, 5, (6, 6)), np.ones((30, 30)))
+    assert abs(ranged.default_looks(gamma_speckle(scene, 4.0, seed=1)) - 4.0) < 0.5
+    assert ranged.default_looks(gamma_speckle(scene, 30.0, seed=1)) == 8.0  # the trained range's end
+    assert Speckle2Void(S2VConfig.from_preset("cpu", **TINY)).default_looks(scene) == 1.0
 
 
 def test_train_synthetic_resumes_exactly_and_learns_self_supervised(tmp_path):
