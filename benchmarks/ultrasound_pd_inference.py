@@ -2,7 +2,8 @@
 
 For each variant (a fixed prediction stride, or the stride measured on each image by
 :func:`s2v.strides.stride_from_correlation` at a threshold; one mosaic grid or the mean over
-all mosaic offsets) the mean B-mode PSNR (60 dB, against the PSF-blurred echogenicity) and
+all mosaic offsets, or with the log-domain notch of :func:`s2v.strides.remove_mosaic` at
+width 0.25) the mean B-mode PSNR (60 dB, against the PSF-blurred echogenicity) and
 the largest mosaic peak of the output's B-mode spectrum (:func:`s2v.metrics.mosaic_peak` at
 the stride used; about 1 without a mosaic), next to the noisy input and NLM-log. The
 validation phantoms are ``randomised_ultrasound_set`` seeds 600-607 (``--set randomised``,
@@ -42,12 +43,13 @@ for index, sim in enumerate(validation):
     rows["nlm_log"].append(bmode_psnr(reference, denoise_nlm_log(y)))
     for name, variant in variants.items():
         stride = variant.get("stride") or stride_from_correlation(y, threshold=variant["threshold"])
-        for offsets in (False, True):
-            if offsets and stride == 1:
+        for suffix, options in (("", {}), (" + offsets", {"offsets": True}),
+                                (" + notch", {"mosaic_notch": 0.25})):
+            if options and stride == 1:
                 continue
-            key = name + (" + offsets" if offsets else "")
-            estimate = model.predict_maps(y, pixel_shuffle=stride, offsets=offsets, progress=False,
-                                          outputs=("posterior_mean",))["posterior_mean"]
+            key = name + suffix
+            estimate = model.predict_maps(y, pixel_shuffle=stride, progress=False, outputs=("posterior_mean",),
+                                          **{"offsets": False, "mosaic_notch": 0.0, **options})["posterior_mean"]
             rows.setdefault(key, []).append(bmode_psnr(reference, estimate))
             if stride > 1:
                 bmode = intensity_to_bmode(estimate, dynamic_range=60.0, scale="db",

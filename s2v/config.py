@@ -362,6 +362,12 @@ class S2VConfig(ValidatedConfig):
         prediction stride): each offset denoises the sub-images of a shifted grid, and the
         mean removes the period-``s`` mosaic a single grid leaves (AP-BSN's random-replacing
         refinement, made deterministic). ``s**2`` times the cost.
+    predict_mosaic_notch : float
+        Width ``w`` (in units of ``1 / s``) of the log-domain notches that
+        :func:`s2v.strides.remove_mosaic` puts at the mosaic frequencies of a prediction
+        stride ``s`` >= 2, in [0, 0.5]; 0 (the reference) = off. Removes the grid texture of
+        a pixel-shuffle prediction (measured: mosaic peak from 9-19 to under 1, B-mode PSNR
+        +0.03 to +0.1 dB at ``w = 0.25`` on validation phantoms).
     k_penalty_tv : float
         Weight of the total-variation penalty on the posterior mean.
     learning_rate, batch_size, patch_size, steps_per_epoch, total_steps :
@@ -423,6 +429,7 @@ class S2VConfig(ValidatedConfig):
     predict_pixel_shuffle: int = 0
     predict_stride_threshold: float = 0.0
     predict_offsets: bool = False
+    predict_mosaic_notch: float = 0.0
     k_penalty_tv: float = 5e-5
     learning_rate: float = 1e-4
     batch_size: int = 16
@@ -456,6 +463,8 @@ class S2VConfig(ValidatedConfig):
         if self.stride_from_correlation and self.predict_pixel_shuffle:
             problems.append("stride_from_correlation measures the prediction stride: "
                             f"predict_pixel_shuffle must be 0, got {self.predict_pixel_shuffle!r}")
+        if not 0.0 <= self.predict_mosaic_notch <= 0.5:
+            problems.append(f"predict_mosaic_notch must lie in [0, 0.5] (0: off), got {self.predict_mosaic_notch!r}")
         if not 0.0 < self.stride_threshold < 1.0:
             problems.append(f"stride_threshold must lie in (0, 1), got {self.stride_threshold!r}")
         if not 0.0 <= self.predict_stride_threshold < 1.0:

@@ -261,7 +261,7 @@ class Speckle2Void(keras.Model):
         return lambda x: function(tf.constant(x)).numpy()
 
     def predict_maps(self, intensity, *, looks=None, tile_size=None, outputs=MAP_NAMES,
-                     progress=True, pixel_shuffle=None, offsets=None):
+                     progress=True, pixel_shuffle=None, offsets=None, mosaic_notch=None):
         """Despeckle an intensity image and return the Bayesian maps.
 
         Parameters
@@ -287,6 +287,12 @@ class Speckle2Void(keras.Model):
             Average over all ``s x s`` offsets of the mosaic grid (default: the
             configuration's ``predict_offsets``); every map is the mean of the ``s**2``
             predictions.
+        mosaic_notch : float, optional
+            Width of the notches of :func:`s2v.strides.remove_mosaic`, applied to the
+            intensity maps (``posterior_mean``, ``prior_mean``, ``posterior_std``) of a
+            prediction stride >= 2, in [0, 0.5]; 0 = off (default: the configuration's
+            ``predict_mosaic_notch``). A map with a zero is left as it is (its log is
+            undefined there).
 
         Returns
         -------
@@ -313,8 +319,22 @@ class Speckle2Void(keras.Model):
         else:
             stride = int(pixel_shuffle)
         offsets = self.s2v_config.predict_offsets if offsets is None else bool(offsets)
+        notch = self.s2v_config.predict_mosaic_notch if mosaic_notch is None else float(mosaic_notch)
+        if not 0.0 <= notch <= 0.5:
+            raise ValueError(f"mosaic_notch must lie in [0, 0.5] (0: off), got {mosaic_notch!r}")
         if stride == 1:
             return self._maps(y, looks, tile_size, outputs, progress)
+        maps = self._shuffled_maps(y, stride, offsets, looks, tile_size, outputs, progress)
+        if notch > 0:
+            from .strides import remove_mosaic
+
+            for name in ("posterior_mean", "prior_mean", "posterior_std"):
+                if name in maps and maps[name].min() > 0:
+                    maps[name] = remove_mosaic(maps[name], stride, width=notch)
+        return maps
+
+    def _shuffled_maps(self, y, stride, offsets, looks, tile_size, outputs, progress):
+        """The maps of a pixel-shuffle prediction: one mosaic grid, or the mean over all offsets."""
         if not offsets:
             return self._mosaic_maps(y, stride, looks, tile_size, outputs, progress)
         shifts = [(dy, dx) for dy in range(stride) for dx in range(stride)]

@@ -76,3 +76,66 @@ def test_image_stride_follows_the_configuration():
     assert image_stride(correlated, loose) == measured
     assert image_stride(correlated, loose, prediction=True) == stride_from_correlation(correlated, threshold=0.8)
     assert image_stride(correlated[:6, :30], rule) == 4  # too small to measure: pixel_shuffle
+
+
+# --------------------------------------------------------------------------- remove_mosaic
+
+
+def _dilated_output(rng, stride, shape=(131, 117)):
+    """exp of a smooth field plus noise through a filter dilated by ``stride``: a PD mosaic."""
+    from scipy.ndimage import convolve, gaussian_filter
+
+    kernel = np.zeros((4 * stride + 1,) * 2)
+    kernel[::stride, ::stride] = 1.0 / 25
+    smooth = 2.0 * gaussian_filter(rng.normal(size=shape), 8.0)
+    return np.exp(smooth + 0.3 * convolve(rng.normal(size=shape), kernel, mode="wrap")).astype(np.float32), smooth
+
+
+@pytest.mark.parametrize("stride", [2, 3, 4])
+def test_remove_mosaic_takes_the_peak_away_and_keeps_the_mean(rng, stride):
+    from s2v.metrics import mosaic_peak
+    from s2v.strides import remove_mosaic
+
+    image, smooth = _dilated_output(rng, stride)
+    assert mosaic_peak(np.log(image), stride) > 5
+    cleaned = remove_mosaic(image, stride, width=0.25)
+    assert mosaic_peak(np.log(cleaned), stride) < 1.5
+    assert cleaned.dtype == np.float32 and cleaned.shape == image.shape
+    assert cleaned.mean() == pytest.approx(image.mean(), rel=1e-5)
+    # An image without a mosaic (smooth, far below the mosaic frequencies) is left as it was.
+    untouched = remove_mosaic(np.exp(smooth).astype(np.float32), stride, width=0.25)
+    assert np.abs(np.log(untouched) - smooth).max() < 1e-3
+
+
+def test_remove_mosaic_keeps_excluded_pixels_and_refuses_bad_options(rng):
+    from s2v.strides import remove_mosaic
+
+    image, _ = _dilated_output(rng, 2, shape=(64, 70))
+    exclude = np.zeros(image.shape, bool)
+    exclude[10, 12] = True
+    image[10, 12] = 1e4
+    cleaned = remove_mosaic(image, 2, exclude=exclude)
+    assert cleaned[10, 12] == 1e4
+    for stride, width, message in ((1, 0.2, "stride must be an integer >= 2"), (2, 0.0, "width"),
+                                   (2, 0.6, "width")):
+        with pytest.raises(ValueError, match=message):
+            remove_mosaic(image, stride, width=width)
+
+
+def test_prediction_with_the_notch_is_the_notched_prediction(rng):
+    from s2v.model import Speckle2Void
+    from s2v.strides import remove_mosaic
+
+    model = Speckle2Void(S2VConfig.from_preset("cpu", filters=8, depth=4, pixel_shuffle=3))
+    image = rng.gamma(1.0, 1.0, (61, 55)).astype(np.float32)
+    plain = model.predict_maps(image, outputs=("posterior_mean", "alpha"), progress=False)
+    notched = model.predict_maps(image, outputs=("posterior_mean", "alpha"), progress=False, mosaic_notch=0.2)
+    np.testing.assert_allclose(notched["posterior_mean"], remove_mosaic(plain["posterior_mean"], 3, width=0.2),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(notched["alpha"], plain["alpha"])  # not an intensity: left alone
+    configured = Speckle2Void(model.s2v_config.replace(predict_mosaic_notch=0.2))
+    configured.set_weights(model.get_weights())
+    np.testing.assert_array_equal(configured.predict_maps(image, outputs=("posterior_mean",), progress=False)
+                                  ["posterior_mean"], notched["posterior_mean"])
+    with pytest.raises(ValueError, match="mosaic_notch"):
+        model.predict_maps(image, mosaic_notch=0.7, progress=False)
