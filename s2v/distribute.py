@@ -140,7 +140,8 @@ def distribute_dataset(strategy, sampler, start_step: int, stop_step: int):
     config = sampler.config
     per_replica = replica_batch_size(config.batch_size, strategy)
     p = config.patch_size
-    planes = 4 if sampler.supervised else 3  # s2v.batches.TRAINING_PLANES
+    # s2v.batches.TRAINING_PLANES: the looks plane with a looks_range, the target when supervised
+    planes = 3 + int(sampler.supervised) + int(bool(config.looks_range))
 
     def dataset_fn(context):
         local = strategy.num_replicas_in_sync // context.num_input_pipelines

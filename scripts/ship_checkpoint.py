@@ -28,6 +28,9 @@ def main(argv=None):
     parser.add_argument("--complex-input", choices=["intensity", "whitened"],
                         help="set the shipped configuration's complex_input (what s2v.despeckle does "
                         "with complex input: 'whitened' for a model trained on decorrelated speckle)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a prediction-time field of the shipped configuration (predict_*, "
+                        "complex_input), measured on validation data, e.g. predict_mosaic_notch=0.25")
     parser.add_argument("--reproduce", help="the command that trained the run (default: train_shipped.py)")
     args = parser.parse_args(argv)
 
@@ -43,11 +46,18 @@ def main(argv=None):
     if source is None:
         parser.error(f"{args.run}: no checkpoint found")
     model = load_model(source)
-    if args.complex_input is not None and args.complex_input != model.s2v_config.complex_input:
+    changes = {} if args.complex_input is None else {"complex_input": args.complex_input}
+    for item in args.set:
+        field, _, value = item.partition("=")
+        if not (field.startswith("predict_") or field == "complex_input") or not value:
+            parser.error(f"--set {item!r}: only prediction-time fields (predict_*, complex_input) as FIELD=VALUE")
+        current = getattr(model.s2v_config, field)
+        changes[field] = (value.lower() in ("1", "true", "yes")) if isinstance(current, bool) else type(current)(value)
+    if changes:
         from s2v.model import Speckle2Void
 
         trained = model
-        model = Speckle2Void(trained.s2v_config.replace(complex_input=args.complex_input))
+        model = Speckle2Void(trained.s2v_config.replace(**changes))
         model.set_weights(trained.get_weights())
     steps = int(source.stem.split("-")[-1]) if source.stem.startswith("ckpt-") else None
     target = CHECKPOINT_DIR / args.name
@@ -56,6 +66,15 @@ def main(argv=None):
     started = (args.run / "config.json").stat().st_mtime
     hours = (source.stat().st_mtime - started) / 3600
     config = model.s2v_config
+    if config.stride_from_correlation:
+        stride_text = (f"pixel-shuffle stride measured on each image (log-speckle correlation <= "
+                       f"{config.stride_threshold} at training, <= "
+                       f"{config.predict_stride_threshold or config.stride_threshold} at prediction)")
+    else:
+        stride_text = f"pixel-shuffle stride {config.pixel_shuffle}" + (
+            f" (prediction {config.predict_pixel_shuffle})" if config.predict_pixel_shuffle else "")
+    if config.predict_mosaic_notch:
+        stride_text += f", mosaic notch {config.predict_mosaic_notch} at prediction"
     card = f"""# Model card: `{args.name}`
 
 - **Method**: Speckle2Void (Bordone Molini et al., TGRS 2022), self-supervised unless the name says
@@ -63,7 +82,7 @@ def main(argv=None):
 - **Configuration**: preset `cpu` ({config.filters} filters, depth {config.depth},
   batch {config.batch_size}, patches {config.patch_size}x{config.patch_size}, lr {config.learning_rate},
   shifts {list(config.shift_list)} with probabilities {list(config.prob)}, L = {config.looks},
-  normalisation `{config.normalization}`, pixel-shuffle stride {config.pixel_shuffle},
+  normalisation `{config.normalization}`, network input `{config.network_input}`, {stride_text},
   lr schedule `{config.lr_schedule}`, supervised loss `{config.supervised_loss}` (supervised runs only),
   complex input `{config.complex_input}`); full
   configuration in `config.json`.
