@@ -116,8 +116,9 @@ format `s2v.io` reads; B-mode is converted to intensity with a 60 dB dynamic ran
 on them with automatic regions of interest (edit `regions.json` in the output folder and pass it
 back with `regions=` to choose your own), and `despeckle_folder` writes every file despeckled by the
 shipped Speckle2Void model of its domain (every frame of a cine loop, in its own container). Set
-`TRAIN_ON_USER = True` to train Speckle2Void on your images, self-supervised — the point of the
-method: no clean image is needed."""),
+`TRAIN_ON_USER = True` to fine-tune the shipped `ultrasound` model on your images (`s2v.fine_tune`,
+self-supervised — the point of the method: no clean image is needed; 300 steps, a few minutes on a
+CPU, resumable) and compare it with the shipped one."""),
     code("""USER_FOLDER = os.environ.get("S2V_USER_FOLDER")  # e.g. "/data/my_ultrasound_images"
 TRAIN_ON_USER = False
 
@@ -127,11 +128,12 @@ if USER_FOLDER:
     written = despeckle_folder(USER_FOLDER, RESULTS / "user_folder_despeckled", progress=not QUICK)
     print(len(written), "files despeckled into", RESULTS / "user_folder_despeckled")
 if USER_FOLDER and TRAIN_ON_USER:
-    files = sorted(p for p in Path(USER_FOLDER).iterdir() if p.is_file())
-    user_model = s2v.train(files, s2v.S2VConfig.from_preset("cpu", pixel_shuffle=4), out_dir=RESULTS / "user_training")
-    user = study.run_on_folder(USER_FOLDER, RESULTS / "user_folder_trained",
-                               methods={"s2v (your images)": functools.partial(s2v.despeckle, model=user_model,
-                                                                               progress=False)})
+    user_model = s2v.fine_tune(USER_FOLDER, "ultrasound", out_dir=RESULTS / "user_fine_tuned", verbose=0)
+    user = study.run_on_folder(USER_FOLDER, RESULTS / "user_folder_fine_tuned",
+                               methods={"s2v:ultrasound": functools.partial(s2v.despeckle, model="ultrasound",
+                                                                            progress=False),
+                                        "s2v fine-tuned on your images": functools.partial(
+                                            s2v.despeckle, model=user_model, progress=False)})
     display(user.to_dataframe().dropna(axis="columns", how="all"))"""),
     md("""## 6. Conclusion, computed
 
