@@ -261,7 +261,8 @@ class Speckle2Void(keras.Model):
         return lambda x: function(tf.constant(x)).numpy()
 
     def predict_maps(self, intensity, *, looks=None, tile_size=None, outputs=MAP_NAMES,
-                     progress=True, pixel_shuffle=None, offsets=None, mosaic_notch=None):
+                     progress=True, pixel_shuffle=None, offsets=None, mosaic_notch=None,
+                     ratio_calibration=None):
         """Despeckle an intensity image and return the Bayesian maps.
 
         Parameters
@@ -293,6 +294,11 @@ class Speckle2Void(keras.Model):
             prediction stride >= 2, in [0, 0.5]; 0 = off (default: the configuration's
             ``predict_mosaic_notch``). A map with a zero is left as it is (its log is
             undefined there).
+        ratio_calibration : bool, optional
+            Scale the intensity maps so that the ratio image ``intensity / posterior_mean``
+            has mean 1 over the pixels that are not point targets (default: the
+            configuration's ``predict_ratio_calibration``; needs ``posterior_mean`` among
+            ``outputs``, added to the computation when missing).
 
         Returns
         -------
@@ -322,16 +328,33 @@ class Speckle2Void(keras.Model):
         notch = self.s2v_config.predict_mosaic_notch if mosaic_notch is None else float(mosaic_notch)
         if not 0.0 <= notch <= 0.5:
             raise ValueError(f"mosaic_notch must lie in [0, 0.5] (0: off), got {mosaic_notch!r}")
+        calibrate = self.s2v_config.predict_ratio_calibration if ratio_calibration is None \
+            else bool(ratio_calibration)
+        wanted = tuple(outputs) + (("posterior_mean",) if calibrate and "posterior_mean" not in outputs else ())
         if stride == 1:
-            return self._maps(y, looks, tile_size, outputs, progress)
-        maps = self._shuffled_maps(y, stride, offsets, looks, tile_size, outputs, progress)
-        if notch > 0:
+            maps = self._maps(y, looks, tile_size, wanted, progress)
+        else:
+            maps = self._shuffled_maps(y, stride, offsets, looks, tile_size, wanted, progress)
+        if notch > 0 and stride > 1:
             from .strides import remove_mosaic
 
             for name in ("posterior_mean", "prior_mean", "posterior_std"):
                 if name in maps and maps[name].min() > 0:
                     maps[name] = remove_mosaic(maps[name], stride, width=notch)
-        return maps
+        if calibrate:
+            gain = self._ratio_gain(y, maps["posterior_mean"])
+            for name in ("posterior_mean", "prior_mean", "posterior_std"):
+                if name in maps:
+                    maps[name] = maps[name] * np.float32(gain)
+        return {name: maps[name] for name in outputs}
+
+    def _ratio_gain(self, y, estimate) -> float:
+        """Mean of ``y / estimate`` over the pixels that are neither point targets nor zero."""
+        _, clip_value, _ = normalisation_constants(y, self.s2v_config)
+        usable = (y <= clip_value) & (estimate > 0)
+        if not usable.any():
+            return 1.0
+        return float(np.mean(y[usable].astype(np.float64) / estimate[usable]))
 
     def _shuffled_maps(self, y, stride, offsets, looks, tile_size, outputs, progress):
         """The maps of a pixel-shuffle prediction: one mosaic grid, or the mean over all offsets."""

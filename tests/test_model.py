@@ -434,3 +434,27 @@ def ndimage_smooth(rng, shape):
 
     field = gaussian_filter(rng.normal(size=shape), 2.0) + 1j * gaussian_filter(rng.normal(size=shape), 2.0)
     return (np.abs(field) ** 2).astype(np.float32)
+
+
+def test_ratio_calibration_makes_the_ratio_image_mean_one(rng):
+    """predict_ratio_calibration: one gain on the intensity maps, mean(y / estimate) = 1 over the
+    pixels that are not point targets; alpha is untouched; off by default."""
+    model = Speckle2Void(S2VConfig.from_preset("cpu", **TINY))
+    image = rng.gamma(1.0, 1.0, (45, 39)).astype(np.float32) * np.linspace(1, 4, 39, dtype=np.float32)
+    image[5, 5] = 1e4  # a point target, outside the mean
+    plain = model.predict_maps(image, outputs=("posterior_mean", "prior_mean", "alpha"), progress=False)
+    calibrated = model.predict_maps(image, outputs=("prior_mean", "alpha"), progress=False,
+                                    ratio_calibration=True)
+    assert set(calibrated) == {"prior_mean", "alpha"}
+    usable = np.ones(image.shape, bool)
+    usable[5, 5] = False
+    gain = float(np.mean(image[usable] / plain["posterior_mean"][usable]))
+    assert abs(gain - 1.0) > 0.01  # an untrained network is biased: the test can fail
+    np.testing.assert_allclose(calibrated["prior_mean"], plain["prior_mean"] * gain, rtol=1e-5)
+    np.testing.assert_array_equal(calibrated["alpha"], plain["alpha"])
+    estimate = model.predict_maps(image, outputs=("posterior_mean",), progress=False,
+                                  ratio_calibration=True)["posterior_mean"]
+    assert np.mean(image[usable] / estimate[usable]) == pytest.approx(1.0, abs=1e-5)
+    configured = Speckle2Void(model.s2v_config.replace(predict_ratio_calibration=True))
+    configured.set_weights(model.get_weights())
+    np.testing.assert_allclose(configured.predict(image, progress=False), estimate, rtol=1e-6)
