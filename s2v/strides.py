@@ -20,6 +20,8 @@ __all__ = ["stride_from_correlation", "image_stride", "remove_mosaic", "STRIDE_C
 STRIDE_CORRELATION_THRESHOLD = 0.3
 #: Largest stride the rule returns: the sub-images of a 256-pixel image are 32 pixels wide.
 MAX_STRIDE = 8
+#: :func:`image_stride` measures the correlation on the central square of this side at most.
+MEASURE_SIDE = 1024
 
 
 def stride_from_correlation(intensity, *, threshold: float = STRIDE_CORRELATION_THRESHOLD,
@@ -73,7 +75,8 @@ def stride_from_correlation(intensity, *, threshold: float = STRIDE_CORRELATION_
 def image_stride(intensity, config, *, prediction: bool = False) -> int:
     """The pixel-shuffle stride of one image under a configuration, at training or prediction.
 
-    With ``config.stride_from_correlation``: :func:`stride_from_correlation` at
+    With ``config.stride_from_correlation``: :func:`stride_from_correlation` (on the central
+    :data:`MEASURE_SIDE` x :data:`MEASURE_SIDE` pixels at most) at
     ``stride_threshold`` (training) or ``predict_stride_threshold`` (prediction, when set),
     and ``pixel_shuffle`` for an image under 8 pixels on a side (too small to measure).
     Otherwise ``pixel_shuffle`` (training) or ``predict_pixel_shuffle`` when set
@@ -95,7 +98,11 @@ def image_stride(intensity, config, *, prediction: bool = False) -> int:
     if min(image.shape) < 8:
         return config.pixel_shuffle
     threshold = (config.predict_stride_threshold if prediction else 0.0) or config.stride_threshold
-    return stride_from_correlation(image, threshold=threshold)
+    # The central MEASURE_SIDE x MEASURE_SIDE pixels at most: the estimate needs a few hundred
+    # windows, and a 10^8-pixel image would otherwise take gigabytes of them.
+    rows, cols = (slice(max(0, (n - MEASURE_SIDE) // 2), max(0, (n - MEASURE_SIDE) // 2) + MEASURE_SIDE)
+                  for n in image.shape)
+    return stride_from_correlation(image[rows, cols], threshold=threshold)
 
 
 def remove_mosaic(intensity, stride: int, *, width: float = 0.15, exclude=None) -> np.ndarray:
@@ -112,7 +119,8 @@ def remove_mosaic(intensity, stride: int, *, width: float = 0.15, exclude=None) 
     frequencies, and rescales the result to the input's mean intensity. Pixels in
     ``exclude`` (point targets) are replaced by the image median before the transform and
     copied back after it, so that a bright point does not ring. Measured on validation
-    phantoms (``benchmarks/ultrasound_pd_inference.py``): ``w = 0.15`` takes the mosaic peak
+    phantoms (``benchmarks/ultrasound_pd_inference.py``; the transform is one whole-image FFT,
+    about 16 bytes per pixel of memory): ``w = 0.15`` takes the mosaic peak
     from 9-19 to under 2 and the B-mode PSNR up by 0.03-0.1 dB.
 
     Parameters

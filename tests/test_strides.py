@@ -139,3 +139,16 @@ def test_prediction_with_the_notch_is_the_notched_prediction(rng):
                                   ["posterior_mean"], notched["posterior_mean"])
     with pytest.raises(ValueError, match="mosaic_notch"):
         model.predict_maps(image, mosaic_notch=0.7, progress=False)
+
+
+def test_image_stride_measures_a_large_image_on_its_centre(rng):
+    """A large image is measured on its central MEASURE_SIDE square only: correlated speckle all
+    around a white centre gives the centre's stride (1), the whole image a larger one."""
+    from s2v.strides import MEASURE_SIDE
+
+    big = np.tile(_speckle(0.9e-3)["intensity"], (9, 9))[:1400, :1300]
+    r0, c0 = ((n - MEASURE_SIDE) // 2 for n in big.shape)
+    big[r0:r0 + MEASURE_SIDE, c0:c0 + MEASURE_SIDE] = rng.exponential(1.0, (MEASURE_SIDE, MEASURE_SIDE))
+    rule = S2VConfig(pixel_shuffle=4, stride_from_correlation=True)
+    assert stride_from_correlation(big) > 1
+    assert image_stride(big, rule) == 1
