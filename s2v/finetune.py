@@ -21,14 +21,11 @@ FINE_TUNE_STEPS = 300
 
 def _folder_intensities(folder: Path, domain, pattern: str) -> list[np.ndarray]:
     """Every frame of every readable file of ``folder`` as intensity (the pipeline's conversion)."""
-    from .pipeline import prepare_intensity, read_frames_domain
+    from .pipeline import folder_files, prepare_intensity, read_frames_domain
     from .utils import check_intensity
 
-    files = sorted(p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith("."))
-    if not files:
-        raise ValueError(f"{folder}: no file matches {pattern!r}; nothing to fine-tune on")
     images = []
-    for path in files:
+    for path in folder_files(folder, pattern, "fine-tune on"):
         try:
             frames, file_domain, _ = read_frames_domain(path, domain)
             for index, frame in enumerate(frames):
@@ -94,29 +91,25 @@ def fine_tune(images, model="ultrasound", *, out_dir, steps: int = FINE_TUNE_STE
     >>> tuned = s2v.fine_tune("my_scans/", out_dir="my_model", domain="bmode")  # doctest: +SKIP
     >>> s2v.despeckle_folder("my_scans/", "my_scans_despeckled", model=tuned)  # doctest: +SKIP
     """
-    import keras
-
     from .model import Speckle2Void
     from .pipeline import load_model
-    from .training import _load_intensities, latest_checkpoint, make_optimizer, save_model_atomic, train
-    from .utils import check_number
+    from .training import _load_intensities, latest_checkpoint, train, write_start_checkpoint
+    from .utils import check_intensity, check_number
 
     steps = check_number(steps, "steps", integer=True)
     if learning_rate is not None:
         learning_rate = check_number(learning_rate, "learning_rate")
     if isinstance(images, (str, Path)) and Path(images).is_dir():
-        intensities = _folder_intensities(Path(images), domain, pattern)
-    elif isinstance(images, (str, Path)):
-        if not Path(images).exists():
-            raise FileNotFoundError(f"{images}: no such folder or file")
-        intensities = _load_intensities([images], domain)
+        intensities = _folder_intensities(Path(images), domain, pattern)  # checked, naming the file
     else:
-        intensities = _load_intensities(list(images), domain)
-        if not intensities:
+        if isinstance(images, (str, Path)) and not Path(images).exists():
+            raise FileNotFoundError(f"{images}: no such folder or file")
+        items = [images] if isinstance(images, (str, Path)) else list(images)
+        if not items:
             raise ValueError("fine_tune: no image was given")
-    from .utils import check_intensity
-
-    intensities = [check_intensity(image, name=f"image {index}") for index, image in enumerate(intensities)]
+        # Checked before anything is written (train would check too, after the start checkpoint).
+        intensities = [check_intensity(image, name=f"image {index}")
+                       for index, image in enumerate(_load_intensities(items, domain))]
     base = load_model(model) if isinstance(model, (str, Path)) else model
     if not isinstance(base, Speckle2Void):
         raise ValueError(f"model must be a Speckle2Void model, a checkpoint path or a shipped name, got "
@@ -127,12 +120,6 @@ def fine_tune(images, model="ultrasound", *, out_dir, steps: int = FINE_TUNE_STE
         checkpoint_every=min(base.s2v_config.checkpoint_every, 100))  # not from steps: resumable
     checkpoints = Path(out_dir) / "checkpoints"
     if not (resume and latest_checkpoint(checkpoints) is not None):
-        # The starting checkpoint: the base weights with a fresh optimizer, step 0.
-        keras.utils.set_random_seed(config.seed)
-        start = Speckle2Void(config)
-        start.set_weights(base.get_weights())
-        start.compile(optimizer=make_optimizer(config))
-        save_model_atomic(start, checkpoints / "ckpt-00000000.keras")
-        (checkpoints / "latest.txt").write_text("ckpt-00000000.keras\n")
+        write_start_checkpoint(config, checkpoints, base.get_weights())  # the base weights, step 0
     return train(intensities, config, out_dir=out_dir, resume=True, total_steps=steps, domain=domain,
                  tensorboard=False, verbose=verbose)

@@ -229,7 +229,7 @@ class SyntheticSpecklePatchSampler(PatchSampler):
             item = self.items[index]
             looks = float(patch_looks[k])
             clip_value, fill, rescale = self.constants[index][looks]
-            clean = item.target[window] if rescale == 1.0 else item.target[window] * rescale
+            clean = item.target[window] * rescale  # rescale 1 (exact) at config.looks
             noisy = clean * noise_rng.gamma(looks, 1.0 / looks, size=clean.shape).astype(np.float32)
             point_targets = noisy > clip_value  # treated as at prediction (normalise_intensity)
             noisy[point_targets] = fill

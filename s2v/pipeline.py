@@ -378,6 +378,20 @@ def read_frames_domain(path, domain: str | None = None, frame_axis: int | None =
     return frames, domain, meta
 
 
+def folder_files(folder, pattern: str, task: str, *, exclude=None) -> list[Path]:
+    """The files of ``folder`` matching ``pattern``, sorted: no dot files, none under ``exclude``.
+
+    Raises a ValueError naming ``task`` when none matches.
+    """
+    folder = Path(folder)
+    below = None if exclude is None else Path(exclude).resolve()
+    files = sorted(p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith(".")
+                   and (below is None or below not in p.resolve().parents))
+    if not files:
+        raise ValueError(f"{folder}: no file matches {pattern!r}; nothing to {task}")
+    return files
+
+
 def despeckle_folder(folder, out_dir, *, model=None, domain: str | None = None, looks=None,
                      pattern: str = "*", frame_axis: int | None = None, tile_size=None,
                      fmt: str | None = None, overwrite: bool = False,
@@ -449,11 +463,7 @@ def despeckle_folder(folder, out_dir, *, model=None, domain: str | None = None, 
     folder, out_dir = Path(folder), Path(out_dir)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
-    below_out = out_dir.resolve()
-    files = sorted(p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith(".")
-                   and below_out not in p.resolve().parents)
-    if not files:
-        raise ValueError(f"{folder}: no file matches {pattern!r}; nothing to despeckle")
+    files = folder_files(folder, pattern, "despeckle", exclude=out_dir)
     targets = output_paths(files, out_dir, {path: output_format(path, fmt) for path in files})
     if isinstance(model, (str, Path)):
         model = load_model(model)

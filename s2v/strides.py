@@ -141,6 +141,8 @@ def remove_mosaic(intensity, stride: int, *, width: float = 0.15, exclude=None) 
     """
     from scipy import fft
 
+    from .metrics.artefacts import mosaic_frequency_distances
+
     if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 2:
         raise ValueError(f"stride must be an integer >= 2, got {stride!r}")
     width = float(width)
@@ -162,14 +164,10 @@ def remove_mosaic(intensity, stride: int, *, width: float = 0.15, exclude=None) 
     columns = np.fft.rfftfreq(cols)[None, :]
     response = np.ones((height, columns.shape[1]), np.float32)
     sigma2 = 2.0 * (width / stride) ** 2
-    for j0 in range(stride):
-        for j1 in range(stride):
-            if j0 == 0 and j1 == 0:
-                continue
-            # distances on the frequency torus: the set of notches is symmetric, so the rfft
-            # half-plane sees each one directly or through its mirror image
-            d2 = ((rows - j0 / stride + 0.5) % 1.0 - 0.5) ** 2 + ((columns - j1 / stride + 0.5) % 1.0 - 0.5) ** 2
-            response *= (1.0 - np.exp(-d2 / sigma2)).astype(np.float32)
+    # The set of notches is symmetric, so the rfft half-plane sees each one directly or
+    # through its mirror image.
+    for distance in mosaic_frequency_distances(rows, columns, stride):
+        response *= (1.0 - np.exp(-distance**2 / sigma2)).astype(np.float32)
     filtered = fft.irfft2(fft.rfft2(log_image - mean) * response, s=log_image.shape) + mean
     filtered = filtered[margin:margin + image.shape[0], margin:margin + image.shape[1]]
     out = np.exp(filtered).astype(np.float32)

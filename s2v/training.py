@@ -41,7 +41,7 @@ from .model import Speckle2Void
 from .patches import PatchSampler, make_dataset
 from .utils import FolderLock, atomic_write_text, check_intensity, check_number, domain_of
 
-__all__ = ["train", "train_synthetic", "latest_checkpoint", "CheckpointEvery", "EverySteps", "ValidationMonitor",
+__all__ = ["train", "train_synthetic", "latest_checkpoint", "write_start_checkpoint", "CheckpointEvery", "EverySteps", "ValidationMonitor",
            "StopOnNonFiniteLoss", "TrainingDivergedError"]
 
 _KEEP_CHECKPOINTS = 3
@@ -116,6 +116,24 @@ def save_model_atomic(model: keras.Model, path: Path) -> Path:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_start_checkpoint(config: S2VConfig, checkpoint_dir, weights=None) -> Path:
+    """Write step 0 of a run: a model of ``config`` with a fresh optimizer, and mark it latest.
+
+    ``weights`` (a list from ``get_weights()``) warm-starts it (fine-tuning, continuing a shipped
+    model); None keeps the initialisation seeded by ``config.seed``. :func:`train` with
+    ``resume=True`` then starts from it.
+    """
+    checkpoint_dir = Path(checkpoint_dir)
+    keras.utils.set_random_seed(config.seed)
+    model = Speckle2Void(config)
+    if weights is not None:
+        model.set_weights(weights)
+    model.compile(optimizer=make_optimizer(config))
+    path = save_model_atomic(model, checkpoint_dir / "ckpt-00000000.keras")
+    (checkpoint_dir / "latest.txt").write_text("ckpt-00000000.keras\n")
     return path
 
 

@@ -144,12 +144,11 @@ def main(argv=None):
     data_options = ({"simulations": args.simulations, "real_images": True, "probes": args.probes}
                     if ultrasound else {"fresh_speckle": args.fresh_speckle})
 
-    import keras
     import numpy as np
 
     import s2v
     from s2v.metrics import synthetic_protocol_scores
-    from s2v.training import EverySteps, latest_checkpoint, make_optimizer, save_model_atomic
+    from s2v.training import EverySteps, latest_checkpoint, write_start_checkpoint
     from s2v.utils import atomic_write_text
 
     sys_path = Path(__file__).resolve().parent
@@ -190,13 +189,7 @@ def main(argv=None):
                              "give the same options to resume, or a new --out")
     if latest_checkpoint(checkpoints) is None:
         start = shipped if args.init is None else s2v.load_model(args.init)
-        keras.utils.set_random_seed(config.seed)
-        model = s2v.Speckle2Void(config)
-        if not args.scratch:
-            model.set_weights(start.get_weights())
-        model.compile(optimizer=make_optimizer(config))
-        save_model_atomic(model, checkpoints / "ckpt-00000000.keras")
-        (checkpoints / "latest.txt").write_text("ckpt-00000000.keras\n")
+        write_start_checkpoint(config, checkpoints, None if args.scratch else start.get_weights())
     atomic_write_text(data_file, json.dumps(data_options, indent=1))
     if ultrasound:
         from s2v.datasets import randomised_ultrasound_set, simulated_ultrasound_set

@@ -7,6 +7,19 @@ import numpy as np
 from ._common import _finite_array
 
 
+def mosaic_frequency_distances(rows, cols, stride: int):
+    """For each mosaic frequency ``(j0 / s, j1 / s)``, not (0, 0): its distance to every frequency.
+
+    ``rows`` and ``cols`` are broadcastable frequency grids in cycles per pixel (e.g.
+    ``np.fft.fftfreq(h)[:, None]`` and ``np.fft.rfftfreq(w)[None, :]``); distances are taken on
+    the periodic frequency torus. Yields ``s**2 - 1`` arrays.
+    """
+    for j0 in range(stride):
+        for j1 in range(stride):
+            if j0 or j1:
+                yield np.hypot((rows - j0 / stride + 0.5) % 1.0 - 0.5, (cols - j1 / stride + 0.5) % 1.0 - 0.5)
+
+
 def mosaic_peak(image, stride: int) -> float:
     r"""How strongly a period-``stride`` mosaic shows in an image's power spectrum.
 
@@ -69,13 +82,7 @@ e (0, 0)}
     # of a perfectly smooth image is not read as a peak.
     floor = 1e-6 * power.mean()
     peak = 0.0
-    for j0 in range(stride):
-        for j1 in range(stride):
-            if j0 == 0 and j1 == 0:
-                continue
-            # distance to (j0 / s, j1 / s) on the periodic frequency torus
-            distance = np.hypot((rows - j0 / stride + 0.5) % 1.0 - 0.5, (cols - j1 / stride + 0.5) % 1.0 - 0.5)
-            ring = max(power[(distance >= radius) & (distance < 2 * radius)].mean(), floor)
-            disc = power[distance < radius].mean()
-            peak = max(peak, float(disc / ring))
+    for distance in mosaic_frequency_distances(rows, cols, stride):
+        ring = max(power[(distance >= radius) & (distance < 2 * radius)].mean(), floor)
+        peak = max(peak, float(power[distance < radius].mean() / ring))
     return peak
