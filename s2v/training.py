@@ -334,13 +334,17 @@ def check_resumable(model, saved, config, path) -> None:
 
     ``saved`` is the checkpoint's configuration (an :class:`S2VConfig` or
     :class:`s2v.apbsn.APBSNConfig`); ``total_steps`` may grow between sessions (train
-    longer), every other field must match. Raises ``ValueError`` naming ``path`` and every
+    longer) and the prediction-only ``predict_*`` fields may differ, every other field must
+    match. Raises ``ValueError`` naming ``path`` and every
     differing field.
     """
     if getattr(model, "optimizer", None) is None or not model.optimizer.built:
         raise ValueError(f"{path}: has no optimizer state to resume from (a final or shipped model "
                          "rather than a checkpoint?)")
-    saved = saved.replace(total_steps=config.total_steps)
+    # Settings that only act at prediction time (the ``predict_*`` fields) do not change what
+    # training computes, so a run may resume under the prediction settings chosen since.
+    unchecked = {"total_steps"} | {name for name in config.to_dict() if name.startswith("predict_")}
+    saved = saved.replace(**{name: getattr(config, name) for name in unchecked})
     if saved != config:
         ours, theirs = config.to_dict(), saved.to_dict()
         changed = ", ".join(f"{k}: {theirs[k]!r} in the checkpoint, {ours[k]!r} requested"

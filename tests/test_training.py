@@ -71,6 +71,23 @@ def test_resume_refuses_a_different_configuration(tmp_path):
     assert int(resumed.optimizer.iterations.numpy()) == 3
 
 
+def test_resume_accepts_new_prediction_settings(tmp_path):
+    """The ``predict_*`` fields act only at prediction time: a run resumes under new ones."""
+    noisy = gamma_speckle(_scene(), 1.0, seed=1)
+    config = S2VConfig.from_preset("cpu", **TINY)
+    straight = s2v.train([noisy], config, out_dir=tmp_path / "a", total_steps=3, verbose=0,
+                         tensorboard=False)
+    s2v.train([noisy], config, out_dir=tmp_path / "b", total_steps=2, verbose=0, tensorboard=False)
+    shipped = config.replace(predict_mosaic_notch=0.25, predict_ratio_calibration=True,
+                             predict_stride_threshold=0.5)
+    resumed = s2v.train([noisy], shipped, out_dir=tmp_path / "b", total_steps=3, verbose=0,
+                        tensorboard=False)
+    assert int(resumed.optimizer.iterations.numpy()) == 3
+    for x, y in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(x, y)
+    assert S2VConfig.load(tmp_path / "b" / "config.json").predict_mosaic_notch == 0.25
+
+
 class _PoisonAfter(keras.callbacks.Callback):
     """Make the weights NaN at the end of a given step (as a diverging update would)."""
 
