@@ -259,6 +259,24 @@ def test_white_speckle_is_seen_as_white(rng):
     assert rho[centre, centre] == 1.0
 
 
+def test_correlation_ignores_a_black_frame_and_flat_overlays(correlated_speckle):
+    """A sector in a black frame (the OBNLM liver, every convex probe) and a flat grey text box:
+    their windows are the "most homogeneous" but hold no speckle, and must not be chosen."""
+    speckle = correlated_speckle["intensity"]
+    alone = estimate_log_speckle_correlation(speckle)
+    rows, cols = speckle.shape
+    framed = np.zeros((rows + 96, cols + 96))
+    framed[48:48 + rows, 48:48 + cols] = speckle
+    framed[5:40, 5:60] = np.median(speckle)  # a flat overlay in the frame
+    rho = estimate_log_speckle_correlation(framed)
+    c = rho.shape[0] // 2
+    # Before the exclusion every lag of the framed image read 1.0.
+    for offset in ((1, 0), (0, 1), (2, 0), (0, 2)):
+        assert rho[c + offset[0], c + offset[1]] == pytest.approx(
+            alone[c + offset[0], c + offset[1]], abs=0.1), offset
+    assert rho[c + 3, c] < 0.5 and rho[c, c + 3] < 0.5
+
+
 def test_log_noise_psd_of_a_known_correlation():
     # A 3-tap moving average (1, 1, 1) / sqrt(3) along axis 1 has rho = 1, 2/3, 1/3 at lags
     # 0, 1, 2, so S(f) = s2 (1 + 4/3 cos(2 pi f) + 2/3 cos(4 pi f)) = s2 |1 + e + e^2|^2 / 3.
