@@ -123,10 +123,6 @@ def main(argv=None):
                         help="ultrasound: the shipped model's constant pixel_shuffle, or the stride "
                         "measured on each image (S2VConfig.stride_from_correlation)")
     args = parser.parse_args(argv)
-    if args.dilations and not args.scratch:
-        parser.error("--dilations changes the network: it needs --scratch")
-    if args.network_input and not args.scratch:
-        parser.error("--network-input changes what the weights mean: it needs --scratch")
     if args.scratch and args.init:
         parser.error("--scratch and --init exclude each other")
     if args.steps <= 0 or args.eval_every <= 0:
@@ -160,6 +156,14 @@ def main(argv=None):
     out_dir = Path(args.out) / args.name
     checkpoints = out_dir / "checkpoints"
     shipped = s2v.load_model(args.name)
+    # The starting weights: the shipped model's, or --init's (whose configuration is then the base).
+    start = shipped if args.init is None else s2v.load_model(args.init)
+    if not args.scratch:
+        if args.dilations and tuple(int(d) for d in args.dilations.split(",")) != tuple(start.s2v_config.dilations):
+            parser.error("--dilations changes the network of the starting weights: it needs --scratch")
+        if args.network_input and args.network_input != start.s2v_config.network_input:
+            parser.error("--network-input changes what the starting weights mean: it needs --scratch "
+                         "(or an --init model trained with that input)")
     changes = {"total_steps": args.steps}
     if args.lr is not None:
         changes["learning_rate"] = args.lr
@@ -178,7 +182,7 @@ def main(argv=None):
     if args.stride_rule is not None:
         changes["stride_from_correlation"] = args.stride_rule == "correlation"
     supervised = args.name.endswith("supervised")
-    config = shipped.s2v_config.replace(**changes)
+    config = (shipped if args.scratch else start).s2v_config.replace(**changes)
     data_file = out_dir / "data.json"
     if latest_checkpoint(checkpoints) is not None:
         recorded = json.loads(data_file.read_text()) if data_file.is_file() else {"fresh_speckle": False}
@@ -188,7 +192,6 @@ def main(argv=None):
             raise SystemExit(f"{out_dir} was trained with the data options {recorded}, not {data_options}: "
                              "give the same options to resume, or a new --out")
     if latest_checkpoint(checkpoints) is None:
-        start = shipped if args.init is None else s2v.load_model(args.init)
         write_start_checkpoint(config, checkpoints, None if args.scratch else start.get_weights())
     atomic_write_text(data_file, json.dumps(data_options, indent=1))
     if ultrasound:
@@ -225,7 +228,7 @@ def main(argv=None):
 
     if not curve:
         record(s2v.load_model(checkpoints / "ckpt-00000000.keras") if args.scratch
-               else shipped if args.init is None else s2v.load_model(args.init), 0)
+               else start, 0)
 
     callbacks = [EverySteps(args.eval_every, record)]
     if args.fresh_speckle:
