@@ -386,13 +386,15 @@ class S2VConfig(ValidatedConfig):
         (the schedule is stored with the optimizer, so a resumed run keeps the
         length it started with and stays at 1 % after it). An improvement
         for the short CPU budgets, measured on a held-out curve.
-    supervised_loss : {'mse_intensity', 'mse_log'}
+    supervised_loss : {'mse_intensity', 'mse_log', 'mse_amplitude'}
         Loss of supervised training only (clean targets given to
         :func:`s2v.train`; ignored self-supervised): ``'mse_intensity'`` is the
         squared error of the posterior mean on intensity (the first twin's);
         ``'mse_log'`` the squared error of its logarithm, the usual choice for
         heavy-tailed single-look intensity (SAR-CNN's log-domain loss), so
-        that bright pixels do not dominate the gradient.
+        that bright pixels do not dominate the gradient; ``'mse_amplitude'`` the
+        squared error of its square root (amplitude: the domain of the synthetic
+        protocol's PSNR, so the twin optimises what the table measures).
     complex_input : {'intensity', 'whitened'}
         What :func:`s2v.despeckle` does with complex (SLC, IQ) or RF input for this model:
         ``'intensity'`` feeds ``|z|**2`` as it is (the models trained on un-whitened
@@ -527,13 +529,14 @@ class S2VConfig(ValidatedConfig):
 
 LR_SCHEDULES = ("constant", "cosine")
 COSINE_FINAL_FRACTION = 0.01
-SUPERVISED_LOSSES = ("mse_intensity", "mse_log")
+SUPERVISED_LOSSES = ("mse_intensity", "mse_log", "mse_amplitude")
 COMPLEX_INPUTS = ("intensity", "whitened")
 NETWORK_INPUTS = ("intensity", "log")
 #: Floor of the normalised intensity before the log of ``network_input="log"`` (the image
 #: median is 1 there: 120 dB below it, under any B-mode's dynamic range).
 LOG_INPUT_FLOOR = 1e-12
-#: Floor added inside the logarithm of the ``'mse_log'`` loss (normalised intensity units,
+#: Floor added inside the logarithm of the ``'mse_log'`` loss and the square root of
+#: ``'mse_amplitude'`` (normalised intensity units,
 #: where the image median is 1): far below the darkest clean pixel of 8-bit data.
 LOG_LOSS_FLOOR = 1e-6
 

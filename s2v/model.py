@@ -185,7 +185,8 @@ class Speckle2Void(keras.Model):
         Self-supervised (``target`` None): mean negative log marginal
         likelihood over valid pixels + ``k_penalty_tv`` x batch-mean total
         variation of the posterior mean. Supervised: mean squared error of the
-        posterior mean (or of its logarithm, ``supervised_loss="mse_log"``)
+        posterior mean (or of its logarithm, ``supervised_loss="mse_log"``, or of
+        its square root, ``"mse_amplitude"``)
         against ``target`` over valid pixels (same network).
         """
         if looks is None:  # else a (B, H, W, 1) plane: training on a range of looks
@@ -197,6 +198,9 @@ class Speckle2Void(keras.Model):
         if target is not None:
             if self.s2v_config.supervised_loss == "mse_log":
                 error = ops.log(estimate + LOG_LOSS_FLOOR) - ops.log(target + LOG_LOSS_FLOOR)
+            elif self.s2v_config.supervised_loss == "mse_amplitude":
+                # The floor keeps the gradient of sqrt finite at a zero estimate (linear input: beta = relu).
+                error = ops.sqrt(estimate + LOG_LOSS_FLOOR) - ops.sqrt(target + LOG_LOSS_FLOOR)
             else:
                 error = estimate - target
             mse = ops.sum(ops.square(error) * weight) / count

@@ -100,7 +100,7 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, help="learning rate (default: the shipped model's)")
     parser.add_argument("--schedule", choices=["constant", "cosine"], help="lr_schedule (default: the "
                         "shipped model's)")
-    parser.add_argument("--supervised-loss", choices=["mse_intensity", "mse_log"],
+    parser.add_argument("--supervised-loss", choices=["mse_intensity", "mse_log", "mse_amplitude"],
                         help="supervised_loss of a supervised run (default: the shipped model's)")
     parser.add_argument("--scratch", action="store_true", help="start from freshly initialised weights "
                         "(the shipped model's configuration only; a fresh run only)")

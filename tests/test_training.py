@@ -182,9 +182,9 @@ def test_unknown_lr_schedule_is_refused_with_a_hint():
         S2VConfig.from_preset("cpu", lr_schedule="cosin")
 
 
-@pytest.mark.parametrize("loss", ["mse_intensity", "mse_log"])
+@pytest.mark.parametrize("loss", ["mse_intensity", "mse_log", "mse_amplitude"])
 def test_supervised_loss_is_the_mean_squared_error_of_the_chosen_domain(loss, rng):
-    """supervised_loss: squared error of the posterior mean on intensity or on its log, valid pixels only.
+    """supervised_loss: squared error of the posterior mean on intensity, its log or its square root (valid pixels).
 
     Reference: the posterior mean written out in numpy (s2v.bayes' closed form,
     (beta + L y) / (alpha + L - 1) for the inverse-gamma prior), then the mean over valid pixels.
@@ -205,6 +205,8 @@ def test_supervised_loss_is_the_mean_squared_error_of_the_chosen_domain(loss, rn
     np.testing.assert_allclose(estimate, (beta + y) / alpha, rtol=1e-5)
     if loss == "mse_log":
         error = np.log(estimate + LOG_LOSS_FLOOR) - np.log(target + LOG_LOSS_FLOOR)
+    elif loss == "mse_amplitude":
+        error = np.sqrt(estimate + LOG_LOSS_FLOOR) - np.sqrt(target + LOG_LOSS_FLOOR)
     else:
         error = estimate - target
     expected = np.sum(error**2 * valid) / np.sum(valid)
