@@ -19,7 +19,7 @@ from ._shared import shared_data_dir
 __all__ = ["clean_training_images", "clean_test_images", "simulated_ultrasound_set",
            "held_out_ultrasound_set", "real_ultrasound_intensities", "TRAINING_PROBE_RANGES",
            "HELD_OUT_PROBES", "TERRASARX_HELD_OUT_ROWS", "randomised_ultrasound_set",
-           "RANDOMISED_PROBE_RANGES"]
+           "RANDOMISED_PROBE_RANGES", "EXTRAPOLATION_PROBES", "extrapolation_ultrasound_set"]
 
 #: Rows of the TerraSAR-X crop (``../shared/data/sar/terrasarx_slc_256.npy``) that the ``sar``
 #: model never trains on (``scripts/train_sar.py`` trains on the others; the study scores them).
@@ -255,16 +255,21 @@ def held_out_ultrasound_set(count=None, *, shape=(257, 193)) -> list[dict]:
         (the phantom's region dict), ``probe`` (its name), ``seed`` and ``phantom``
         ("cysts" or "vessels").
     """
+    return _simulate_probes(HELD_OUT_PROBES, count, shape)
+
+
+def _simulate_probes(probes, count, shape) -> list[dict]:
+    """The first ``count`` (None: all) images of a probe table, every region checked non-empty."""
     from .simulate import simulate_ultrasound, ultrasound_phantom, vessel_phantom
 
-    total = len(HELD_OUT_PROBES)
+    total = len(probes)
     if count is None:
         count = total
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or not 1 <= count <= total:
         raise ValueError(f"count must be None or an integer in 1..{total}, got {count!r}")
     phantoms = {"cysts": ultrasound_phantom, "vessels": vessel_phantom}
     images = []
-    for probe in HELD_OUT_PROBES[:count]:
+    for probe in probes[:count]:
         seed = probe["seed"]
         echogenicity, regions = phantoms[probe["phantom"]](
             shape, seed=seed, return_regions=True, **probe["phantom_options"])
@@ -278,6 +283,40 @@ def held_out_ultrasound_set(count=None, *, shape=(257, 193)) -> list[dict]:
         sim.update(regions=regions, probe=probe["name"], seed=seed, phantom=probe["phantom"])
         images.append(sim)
     return images
+
+
+#: Probes OUTSIDE every training range of the shipped models, :data:`RANDOMISED_PROBE_RANGES`
+#: included (EVALUATION ONLY, seeds 2000-2007): each breaks at least one of its bounds.
+EXTRAPOLATION_PROBES = (
+    _probe("1.5 MHz (< 2), 2 mm beam (> 1.5)", 2000, "cysts", 1.5e6, 0.6, 2.0e-3, texture=0.4),
+    _probe("15 MHz (> 12), 0.2 mm beam (< 0.25)", 2001, "cysts", 15e6, 0.7, 0.2e-3, texture=0.2),
+    _probe("5 MHz, bandwidth 0.2 (< 0.3)", 2002, "cysts", 5e6, 0.2, 0.7e-3, hyperechoic_db=6.0),
+    _probe("6 MHz, 0.03 mm lateral pixels (< 0.05)", 2003, "cysts", 6e6, 0.6, 0.6e-3,
+           psf={"pixel_size": (0.05e-3, 0.03e-3)}),
+    _probe("7 MHz, 0.2 mm lateral pixels (> 0.15)", 2004, "vessels", 7e6, 0.7, 0.5e-3,
+           psf={"pixel_size": (0.05e-3, 0.2e-3)}),
+    _probe("6 MHz, 2 MHz residual carrier (> 1.5)", 2005, "cysts", 6e6, 0.7, 0.5e-3,
+           psf={"demodulation_frequency": 4e6}),
+    _probe("4 MHz, texture 0.8 (> 0.6), +12 dB cysts (> 10)", 2006, "cysts", 4e6, 0.6, 0.8e-3,
+           texture=0.8, hyperechoic_db=12.0),
+    _probe("1.8 MHz (< 2), bandwidth 0.25 (< 0.3), vessels", 2007, "vessels", 1.8e6, 0.25, 1.2e-3),
+)
+
+
+def extrapolation_ultrasound_set(count=None, *, shape=(257, 193)) -> list[dict]:
+    """Held-out simulated ultrasound with probes outside every training range (EVALUATION ONLY).
+
+    :func:`held_out_ultrasound_set` lies outside the first training ranges but inside
+    :data:`RANDOMISED_PROBE_RANGES`, which the log-input ``ultrasound`` model trains on; this
+    set (:data:`EXTRAPOLATION_PROBES`, seeds 2000-2007) breaks at least one bound of those
+    too: centre frequency below 2 or above 12 MHz, beam narrower than 0.25 or wider than
+    1.5 mm, bandwidth under 0.3, lateral pixels under 0.05 or over 0.15 mm, a residual
+    carrier above 1.5 MHz, texture or contrast beyond the drawn ones. It measures how the
+    models extrapolate; it must never be used for training or for choosing parameters.
+
+    Parameters and returns as :func:`held_out_ultrasound_set` (``count`` in 1-8).
+    """
+    return _simulate_probes(EXTRAPOLATION_PROBES, count, shape)
 
 
 def real_ultrasound_intensities() -> dict[str, np.ndarray]:

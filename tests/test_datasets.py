@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 
 from s2v.datasets import (
+    EXTRAPOLATION_PROBES,
     HELD_OUT_PROBES,
+    RANDOMISED_PROBE_RANGES,
+    extrapolation_ultrasound_set,
     TRAINING_PROBE_RANGES,
     held_out_ultrasound_set,
     simulated_ultrasound_set,
@@ -194,3 +197,41 @@ def test_randomised_set_varies_phantom_probe_and_correlation():
         assert image["intensity"].shape == (129, 97) and np.all(np.isfinite(image["intensity"]))
         mean_ratio = image["intensity"].mean() / image["blurred_echogenicity"].mean()
         assert 0.8 < mean_ratio < 1.25  # the ground truth is the expected intensity
+
+
+def _outside_randomised(probe) -> list[str]:
+    """Names of the RANDOMISED_PROBE_RANGES bounds that a probe table entry breaks."""
+    ranges, psf, options = RANDOMISED_PROBE_RANGES, probe["psf"], probe["phantom_options"]
+    values = {"center_frequency": psf["center_frequency"],
+              "fractional_bandwidth": psf["fractional_bandwidth"],
+              "lateral_beam_width": psf["lateral_beam_width"],
+              "lateral_pixel_size": psf.get("pixel_size", (0.05e-3, 0.1e-3))[1],
+              "residual_carrier": psf["center_frequency"] - psf.get("demodulation_frequency", psf["center_frequency"]),
+              "texture": options.get("texture", 0.3), "hyperechoic_db": options.get("hyperechoic_db", 6.0)}
+    broken = [k for k, v in values.items() if not ranges[k][0] <= v <= ranges[k][1]]
+    if values["residual_carrier"] == 0:  # no carrier is inside (70 % of the training images)
+        broken.remove("residual_carrier")
+    return broken
+
+
+def test_extrapolation_probes_break_a_randomised_training_bound():
+    assert len(EXTRAPOLATION_PROBES) == 8
+    for probe in EXTRAPOLATION_PROBES:
+        assert _outside_randomised(probe), probe["name"]
+    # Every held-out probe of the first table is inside the randomised ranges (why this set exists).
+    assert not any(_outside_randomised(p) for p in HELD_OUT_PROBES if "pixel_size" not in p["psf"])
+    seeds = {p["seed"] for p in EXTRAPOLATION_PROBES}
+    assert seeds == set(range(2000, 2008))
+    assert not seeds & {p["seed"] for p in HELD_OUT_PROBES}
+
+
+def test_extrapolation_set_is_deterministic_and_follows_its_table():
+    first = extrapolation_ultrasound_set(2, shape=SMALL)
+    again = extrapolation_ultrasound_set(2, shape=SMALL)
+    assert [im["seed"] for im in first] == [2000, 2001]
+    assert np.array_equal(first[1]["intensity"], again[1]["intensity"])
+    # 1.5 MHz with a 2 mm beam gives a much coarser speckle than 15 MHz with 0.2 mm.
+    assert first[0]["params"]["axial_sigma_px"] > 5 * first[1]["params"]["axial_sigma_px"]
+    assert first[0]["params"]["lateral_sigma_px"] > 5 * first[1]["params"]["lateral_sigma_px"]
+    with pytest.raises(ValueError, match="count must be"):
+        extrapolation_ultrasound_set(9)
