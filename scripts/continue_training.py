@@ -66,26 +66,43 @@ def validation_pairs(looks: float = 1.0):
 ULTRASOUND_VALIDATION_SEED = 600
 
 
-def ultrasound_validation_scores(model, simulations):
+def ultrasound_validation_scores(model, simulations, pipeline=None):
     """Mean B-mode PSNR on the validation phantoms, predicted by the model's own stride rule.
 
-    ``bmode_psnr``: one mosaic grid (averaging over the mosaic offsets changed it by under
-    0.06 dB, ``benchmarks/ultrasound_pd_inference.py``, at up to 64 times the cost); for a
-    fixed stride above 2 also ``bmode_psnr_stride2`` (the asymmetric PD).
+    ``bmode_psnr``: one mosaic grid at the training stride rule, no notch, no calibration
+    (averaging over the mosaic offsets changed it by under 0.06 dB,
+    ``benchmarks/ultrasound_pd_inference.py``, at up to 64 times the cost); for a fixed
+    stride above 2 also ``bmode_psnr_stride2`` (the asymmetric PD). With ``pipeline`` (the
+    ``predict_*`` fields of a shipped configuration) also ``bmode_psnr_pipeline``: predicted
+    as that shipped pipeline predicts (its stride threshold, mosaic notch, ratio calibration).
     """
     import numpy as np
 
     from s2v.metrics import bmode_psnr
+    from s2v.strides import image_stride
 
-    variants = {"bmode_psnr": {"offsets": False}}
-    if not model.s2v_config.stride_from_correlation and model.s2v_config.pixel_shuffle > 2:
-        variants["bmode_psnr_stride2"] = {"pixel_shuffle": 2, "offsets": False}
+    config = model.s2v_config
+    raw = {"offsets": False, "mosaic_notch": 0.0, "ratio_calibration": False}
+    if config.stride_from_correlation:
+        raw["pixel_shuffle"] = lambda image: image_stride(image, config)
+    variants = {"bmode_psnr": raw}
+    if not config.stride_from_correlation and config.pixel_shuffle > 2:
+        variants["bmode_psnr_stride2"] = {**raw, "pixel_shuffle": 2}
+    if pipeline:
+        shipped = config.replace(**pipeline)
+        variants["bmode_psnr_pipeline"] = {
+            "offsets": shipped.predict_offsets, "mosaic_notch": shipped.predict_mosaic_notch,
+            "ratio_calibration": shipped.predict_ratio_calibration,
+            "pixel_shuffle": lambda image: image_stride(image, shipped, prediction=True)}
     scores = {}
     for key, options in variants.items():
-        scores[key] = float(np.mean([bmode_psnr(
-            sim["blurred_echogenicity"], model.predict_maps(
-                sim["intensity"], progress=False, outputs=("posterior_mean",), **options)["posterior_mean"])
-            for sim in simulations]))
+        values = []
+        for sim in simulations:
+            chosen = {k: (v(sim["intensity"]) if callable(v) else v) for k, v in options.items()}
+            estimate = model.predict_maps(sim["intensity"], progress=False, outputs=("posterior_mean",),
+                                          **chosen)["posterior_mean"]
+            values.append(bmode_psnr(sim["blurred_echogenicity"], estimate))
+        scores[key] = float(np.mean(values))
     return scores
 
 
@@ -204,13 +221,15 @@ def main(argv=None):
     else:
         noisy, clean = synthetic_training_set()
         validation = {looks: validation_pairs(looks) for looks in (config.looks_range or (config.looks,))}
+    # The shipped model's prediction settings: the curve also scores the pipeline users get.
+    pipeline = {k: v for k, v in shipped.s2v_config.to_dict().items() if k.startswith("predict_")}
     curve_file = out_dir / "curve.json"
     curve = json.loads(curve_file.read_text()) if curve_file.is_file() else []
     started = time.time()
 
     def record(model, step, logs=None):
         if ultrasound:
-            entry = ultrasound_validation_scores(model, validation)
+            entry = ultrasound_validation_scores(model, validation, pipeline)
         else:
             entry = {}
             for looks, pairs in validation.items():

@@ -1,0 +1,45 @@
+"""Choose among ultrasound checkpoints on VALIDATION phantoms, as the shipped pipeline predicts.
+
+Each checkpoint gets the prediction-time settings of the shipped ``ultrasound`` model (the
+``predict_*`` fields of its configuration: stride threshold, mosaic notch, ratio calibration),
+then despeckles the validation phantoms ``randomised_ultrasound_set`` seeds 600-607 (neither
+trained on nor held out); printed: mean B-mode PSNR (60 dB, against the PSF-blurred
+echogenicity) and mean gCNR over the anechoic cysts and vessels. The held-out seeds 1000+ and
+2000+ are never used to choose.
+
+    python scripts/validate_ultrasound_checkpoints.py runs/ultrasound/checkpoints/ckpt-0000{3000,3500}.keras
+"""
+import argparse
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+
+import s2v
+from s2v.datasets import randomised_ultrasound_set
+from s2v.metrics import bmode_psnr, gcnr
+from s2v.model import Speckle2Void
+
+parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+parser.add_argument("checkpoints", nargs="+", help=".keras files or shipped names")
+parser.add_argument("--like", default="ultrasound", help="shipped model whose prediction settings to use")
+args = parser.parse_args()
+
+shipped = s2v.load_model(args.like).s2v_config
+settings = {k: v for k, v in shipped.to_dict().items() if k.startswith("predict_")}
+phantoms = randomised_ultrasound_set(8, seed=600)
+print(f"prediction settings of {args.like}: {settings}")
+print("| checkpoint | B-mode PSNR (dB) | gCNR |\n|---|---:|---:|")
+for name in args.checkpoints:
+    trained = s2v.load_model(name)
+    model = Speckle2Void(trained.s2v_config.replace(**settings))
+    model.set_weights(trained.get_weights())
+    psnrs, gcnrs = [], []
+    for sim in phantoms:
+        estimate = model.predict(sim["intensity"], progress=False)
+        psnrs.append(bmode_psnr(sim["blurred_echogenicity"], estimate, dynamic_range=60.0))
+        envelope = np.sqrt(estimate)
+        gcnrs += [gcnr(envelope[c["inside"]], envelope[c["background"]])
+                  for c in sim["regions"]["cysts"] if c["kind"] == "anechoic"]
+    print(f"| {name} | {np.mean(psnrs):.2f} | {np.mean(gcnrs):.3f} |", flush=True)
