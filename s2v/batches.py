@@ -40,12 +40,14 @@ def normalise_intensity(intensity: np.ndarray, config: S2VConfig):
     return (*apply_normalisation(intensity, *constants), constants[0])
 
 
-def normalisation_constants(intensity: np.ndarray, config: S2VConfig):
+def normalisation_constants(intensity: np.ndarray, config: S2VConfig, *, prediction: bool = False):
     """Whole-image constants of :func:`normalise_intensity`: ``(scale, clip_value, fill)``.
 
     Computed once per image, so that tiles normalised separately with
     :func:`apply_normalisation` match the whole image exactly. Memory: one
-    temporary copy of the image at most (for the medians).
+    temporary copy of the image at most (for the medians). At ``prediction`` the clip
+    value is raised so that at most ``config.predict_point_target_share`` of the pixels
+    are point targets (when that cap is set).
     """
     if config.normalization == "fixed":
         scale = float(config.norm)
@@ -56,6 +58,14 @@ def normalisation_constants(intensity: np.ndarray, config: S2VConfig):
             positive = intensity[intensity > 0]
             scale = float(np.median(positive)) if positive.size else 1.0
         clip_value = float(config.clip) * scale
+    share = config.predict_point_target_share if prediction else 0.0
+    if share > 0 and intensity.size:
+        # The (1 - share) quantile by partition: the k-th largest value, one temporary copy.
+        k = int(np.floor(share * intensity.size))
+        if k < intensity.size:
+            flat = np.array(intensity, dtype=np.float32, copy=True).ravel()
+            kth = float(np.partition(flat, flat.size - 1 - k)[flat.size - 1 - k])
+            clip_value = max(clip_value, kth)  # "> clip" then leaves at most k pixels
     clip_value = min(clip_value, float(np.finfo(np.float32).max))  # compared in float32
     targets = intensity > np.float32(clip_value)
     fill = 0.0

@@ -354,7 +354,7 @@ class Speckle2Void(keras.Model):
 
     def _ratio_gain(self, y, estimate) -> float:
         """Mean of ``y / estimate`` over the pixels that are neither point targets nor zero."""
-        _, clip_value, _ = normalisation_constants(y, self.s2v_config)
+        _, clip_value, _ = normalisation_constants(y, self.s2v_config, prediction=True)
         usable = (y <= clip_value) & (estimate > 0)
         if not usable.any():
             return 1.0
@@ -481,7 +481,7 @@ class Speckle2Void(keras.Model):
         the input (possibly memory-mapped), the requested outputs and one tile --
         no whole-image temporaries, which matters at 10^8 pixels.
         """
-        scale, clip_value, fill = normalisation_constants(y, self.s2v_config)
+        scale, clip_value, fill = normalisation_constants(y, self.s2v_config, prediction=True)
         core = int(tile_size or _DEFAULT_TILE)
         if core < 1:
             raise ValueError(f"tile_size must be a positive integer, got {tile_size!r}")

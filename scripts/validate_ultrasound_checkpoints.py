@@ -7,7 +7,8 @@ trained on nor held out); printed: mean B-mode PSNR (60 dB, against the PSF-blur
 echogenicity) and mean gCNR over the anechoic cysts and vessels. The held-out seeds 1000+ and
 2000+ are never used to choose.
 
-    python scripts/validate_ultrasound_checkpoints.py runs/ultrasound/checkpoints/ckpt-0000{3000,3500}.keras
+    python scripts/validate_ultrasound_checkpoints.py runs/ultrasound/checkpoints/ckpt-0000{3000,3500}.keras \
+        [--set predict_point_target_share=0.001]
 """
 import argparse
 import os
@@ -24,10 +25,18 @@ from s2v.model import Speckle2Void
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("checkpoints", nargs="+", help=".keras files or shipped names")
 parser.add_argument("--like", default="ultrasound", help="shipped model whose prediction settings to use")
+parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override one of those settings (a predict_* field), e.g. predict_point_target_share=0.001")
 args = parser.parse_args()
 
 shipped = s2v.load_model(args.like).s2v_config
 settings = {k: v for k, v in shipped.to_dict().items() if k.startswith("predict_")}
+for item in args.set:
+    field, _, value = item.partition("=")
+    if field not in settings or not value:
+        parser.error(f"--set {item!r}: expected predict_<field>=<value>, fields: {', '.join(settings)}")
+    current = settings[field]
+    settings[field] = (value.lower() in ("1", "true", "yes")) if isinstance(current, bool) else type(current)(value)
 phantoms = randomised_ultrasound_set(8, seed=600)
 print(f"prediction settings of {args.like}: {settings}")
 print("| checkpoint | B-mode PSNR (dB) | gCNR |\n|---|---:|---:|")

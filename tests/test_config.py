@@ -14,6 +14,8 @@ def test_paper_preset_is_the_reference():
     assert (c.learning_rate, c.batch_size, c.patch_size, c.steps_per_epoch) == (1e-4, 16, 64, 2000)
     assert (c.k_penalty_tv, c.looks, c.clip, c.norm) == (5e-5, 1.0, 5e5, 1e5)
     assert c.checkpoint_every == 5000 and c.normalization == "fixed"
+    # Every improvement is off in the paper configuration (the reference's prediction).
+    assert (c.predict_mosaic_notch, c.predict_ratio_calibration, c.predict_point_target_share) == (0.0, False, 0.0)
 
 
 def test_reference_shift_units():
@@ -23,9 +25,10 @@ def test_reference_shift_units():
 
 def test_every_bad_field_is_reported_at_once():
     with pytest.raises(ConfigError) as info:
-        S2VConfig(filters=0, learning_rate=-1, prob=(0.5, 0.2), normalization="max")
+        S2VConfig(filters=0, learning_rate=-1, prob=(0.5, 0.2), normalization="max",
+                  predict_point_target_share=0.5)
     message = str(info.value)
-    for field in ("filters", "learning_rate", "prob", "normalization"):
+    for field in ("filters", "learning_rate", "prob", "normalization", "predict_point_target_share"):
         assert field in message
 
 

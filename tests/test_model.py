@@ -129,6 +129,32 @@ def test_predict_maps_shapes_domain_and_point_targets(rng):
     assert np.all(maps["alpha"] >= 1.0) and np.all(maps["beta"] >= 0.0)
 
 
+def test_point_target_share_caps_the_pixels_copied_back(rng):
+    """predict_point_target_share: at most that share of the pixels are copied back untouched
+    (a scanner B-mode put 3-10 % above 50 x median); 0 keeps the reference rule."""
+    from s2v.batches import normalisation_constants
+
+    image = rng.gamma(1.0, 1.0, (41, 37)).astype(np.float32)
+    bright = rng.random(image.shape) < 0.06  # 6 % bright tissue, far above 50 x median
+    image[bright] *= 1e3
+    image[20, 18] = 1e7  # one true point target, brighter than all
+    reference = _model("cpu", **TINY, normalization="median", clip=50.0)
+    capped = _model("cpu", **TINY, normalization="median", clip=50.0, predict_point_target_share=0.001)
+    for model, most in ((reference, None), (capped, int(0.001 * image.size))):
+        _, clip_value, _ = normalisation_constants(image, model.s2v_config, prediction=True)
+        flagged = int(np.sum(image > clip_value))
+        if most is None:
+            assert flagged >= bright.sum() - 5  # nearly all bright pixels pass for point targets
+        else:
+            assert 1 <= flagged <= most
+        estimate = model.predict_maps(image, looks=1.0, progress=False)["posterior_mean"]
+        copied = np.sum(estimate == image)
+        assert copied >= flagged and estimate[20, 18] == image[20, 18]
+    # Training keeps the reference rule whatever the cap (the cap is a prediction setting).
+    _, train_clip, _ = normalisation_constants(image, capped.s2v_config)
+    assert train_clip == normalisation_constants(image, reference.s2v_config)[1]
+
+
 def test_median_normalisation_is_scale_equivariant(rng):
     model = _model("cpu", **TINY, normalization="median")
     image = rng.gamma(1.0, 1.0, (21, 17)).astype(np.float32)
