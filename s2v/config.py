@@ -382,7 +382,9 @@ class S2VConfig(ValidatedConfig):
         more pixels exceed it. A point target is a rare isolated reflector, but 8-bit
         scanner B-modes expanded at 60 dB put 3-10 % of their pixels above 50 times the
         median (the liver, ALOKA and GE examples; under 0.1 % in the simulations), and
-        those were left as speckled white specks.
+        those are left as speckled white specks. Not used by the shipped models: the
+        pixels it lets through reach the network far above the values it trained on
+        (README, "point-target cap").
     k_penalty_tv : float
         Weight of the total-variation penalty on the posterior mean.
     learning_rate, batch_size, patch_size, steps_per_epoch, total_steps :
