@@ -83,8 +83,9 @@ def ultrasound_validation_scores(model, simulations, pipeline=None):
 
     config = model.s2v_config
     raw = {"offsets": False, "mosaic_notch": 0.0, "ratio_calibration": False}
-    if config.stride_from_correlation:
-        raw["pixel_shuffle"] = lambda image: image_stride(image, config)
+    # The training stride: measured at the training threshold, or the fixed pixel_shuffle.
+    raw["pixel_shuffle"] = ((lambda image: image_stride(image, config)) if config.stride_from_correlation
+                            else config.pixel_shuffle)
     variants = {"bmode_psnr": raw}
     if not config.stride_from_correlation and config.pixel_shuffle > 2:
         variants["bmode_psnr_stride2"] = {**raw, "pixel_shuffle": 2}
