@@ -16,17 +16,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from s2v.compare import compare, resolve_methods
 from s2v.datasets import held_out_ultrasound_set
-from s2v.domains import bmode_to_intensity
-from s2v.study import _simulated_item
+from s2v.study import simulation_items
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--out", default="results/ultrasound_bmode8")
 parser.add_argument("--methods", nargs="*", default=["nlm_log", "bm3d_log", "obnlm", "s2v:ultrasound"])
 args = parser.parse_args()
 
-items = [_simulated_item(f"sim_us_{sim['seed']}_bmode8", sim,
-                         bmode_to_intensity(sim["bmode"], dynamic_range=60.0,
-                                            reference=sim["params"]["bmode_reference"]))
-         for sim in held_out_ultrasound_set()]
+items = simulation_items(held_out_ultrasound_set(), bmode8=True)
 results = compare(resolve_methods(args.methods), items, out_dir=args.out, looks=1.0, progress=False)
 print(results.table_markdown())

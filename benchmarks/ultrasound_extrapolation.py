@@ -17,8 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from s2v.compare import compare, resolve_methods
 from s2v.datasets import extrapolation_ultrasound_set
-from s2v.domains import bmode_to_intensity
-from s2v.study import _simulated_item
+from s2v.study import simulation_items
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--out", default="results/ultrasound_extrapolation")
@@ -28,11 +27,8 @@ args = parser.parse_args()
 simulations = extrapolation_ultrasound_set()
 methods = resolve_methods(args.methods)
 for kind in ("intensity", "bmode8"):
-    items = [_simulated_item(f"sim_us_{sim['seed']}_{kind}", sim,
-                             sim["intensity"] if kind == "intensity" else
-                             bmode_to_intensity(sim["bmode"], dynamic_range=60.0,
-                                                reference=sim["params"]["bmode_reference"]))
-             for sim in simulations]
+    items = (simulation_items(simulations, bmode8=True) if kind == "bmode8"
+             else simulation_items(simulations, suffix="_intensity"))
     results = compare(methods, items, out_dir=f"{args.out}/{kind}", looks=1.0, progress=False)
     print(f"## {kind}\n")
     print(results.table_markdown())

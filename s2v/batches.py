@@ -61,11 +61,10 @@ def normalisation_constants(intensity: np.ndarray, config: S2VConfig, *, predict
     share = config.predict_point_target_share if prediction else 0.0
     if share > 0 and intensity.size:
         # The (1 - share) quantile by partition: the k-th largest value, one temporary copy.
-        k = int(np.floor(share * intensity.size))
-        if k < intensity.size:
-            flat = np.array(intensity, dtype=np.float32, copy=True).ravel()
-            kth = float(np.partition(flat, flat.size - 1 - k)[flat.size - 1 - k])
-            clip_value = max(clip_value, kth)  # "> clip" then leaves at most k pixels
+        k = int(np.floor(share * intensity.size))  # share < 0.5, so k < size
+        flat = np.array(intensity, dtype=np.float32, copy=True).ravel()
+        kth = float(np.partition(flat, flat.size - 1 - k)[flat.size - 1 - k])
+        clip_value = max(clip_value, kth)  # "> clip" then leaves at most k pixels
     clip_value = min(clip_value, float(np.finfo(np.float32).max))  # compared in float32
     targets = intensity > np.float32(clip_value)
     fill = 0.0

@@ -418,6 +418,20 @@ class Speckle2Void(keras.Model):
 
         return image_stride(intensity, self.s2v_config, prediction=True)
 
+    def with_prediction_settings(self, **changes) -> "Speckle2Void":
+        """The same weights under other prediction-time settings (``predict_*``, ``complex_input``).
+
+        Returns a new model; ``self`` is unchanged. Raises ``ValueError`` for a field that
+        would change what the weights mean (anything else of :class:`S2VConfig`).
+        """
+        training_fields = sorted(k for k in changes if not (k.startswith("predict_") or k == "complex_input"))
+        if training_fields:
+            raise ValueError(f"with_prediction_settings: {', '.join(training_fields)} change what the "
+                             "weights mean; only predict_* fields and complex_input may change")
+        model = Speckle2Void(self.s2v_config.replace(**changes))
+        model.set_weights(self.get_weights())
+        return model
+
     def _mosaic_maps(self, y, stride, looks, tile_size, outputs, progress):
         """:meth:`_maps` of the stride x stride mosaic of ``y``, shuffled back to its grid."""
         maps = self._maps(to_mosaic(y, stride)[0], looks, tile_size, outputs, progress)

@@ -37,7 +37,7 @@ from .results import Rule, conclude
 __all__ = ["run_study", "run_on_folder", "CONCLUSION_RULE", "conclusion_section",
            "speckle2void_methods", "apbsn_method", "ultrasound_methods", "synthetic_methods",
            "receptive_field_figure", "synthetic_items", "sar_items", "simulated_ultrasound_items",
-           "real_ultrasound_items"]
+           "real_ultrasound_items", "simulation_items"]
 
 #: Classical baselines in the study (all of s2v.baselines but the weakest local filters).
 BASELINE_METHODS = ("lee", "frost", "srad", "obnlm", "nlm_log", "bm3d_log")
@@ -189,6 +189,24 @@ def _simulated_item(name: str, sim: dict, intensity) -> dict:
     }
 
 
+def simulation_items(simulations, *, bmode8: bool = False, suffix: str = "") -> list:
+    """Harness items of simulations, each as intensity (|IQ|^2) or as its 8-bit export.
+
+    ``bmode8``: the 8-bit 60 dB B-mode a scanner exports, converted back to intensity as
+    ``s2v.despeckle(bmode, domain="bmode")`` converts it (name suffix ``_bmode8``); otherwise
+    the simulation's intensity. ``suffix`` is appended to every name (``sim_us_<seed>``).
+    """
+    from .domains import bmode_to_intensity
+
+    def intensity(sim):
+        if not bmode8:
+            return sim["intensity"]
+        return bmode_to_intensity(sim["bmode"], dynamic_range=60.0, reference=sim["params"]["bmode_reference"])
+
+    return [_simulated_item(f"sim_us_{sim['seed']}{'_bmode8' if bmode8 else ''}{suffix}", sim, intensity(sim))
+            for sim in simulations]
+
+
 def simulated_ultrasound_items(quick: bool) -> list:
     """The held-out simulations (:func:`s2v.datasets.held_out_ultrasound_set`) as items.
 
@@ -200,15 +218,11 @@ def simulated_ultrasound_items(quick: bool) -> list:
     B-mode pipeline measured against ground truth too). Quick mode: the first image, small.
     """
     from .datasets import held_out_ultrasound_set
-    from .domains import bmode_to_intensity
 
     simulations = held_out_ultrasound_set(1, shape=(97, 81)) if quick else held_out_ultrasound_set()
-    items = [_simulated_item(f"sim_us_{sim['seed']}", sim, sim["intensity"]) for sim in simulations]
+    items = simulation_items(simulations)
     if not quick:
-        last = simulations[-1]
-        bmode = bmode_to_intensity(last["bmode"], dynamic_range=60.0,
-                                   reference=last["params"]["bmode_reference"])
-        items.append(_simulated_item(f"sim_us_{last['seed']}_bmode8", last, bmode))
+        items += simulation_items(simulations[-1:], bmode8=True)
     return items
 
 

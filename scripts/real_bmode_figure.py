@@ -9,24 +9,21 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import imageio.v3 as iio
-import numpy as np
-
 import s2v
-from s2v._shared import shared_data_dir
 from s2v.baselines import denoise_nlm_log, denoise_obnlm
-from s2v.domains import bmode_to_intensity, imaging_mask
 from s2v.plot import montage
+from s2v.study import real_ultrasound_items
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--out", default="docs/figures/liver_bmode_s2v_vs_nlm.png")
 args = parser.parse_args()
 
-root = shared_data_dir()
-if root is None or not (root / "ultrasound" / "obnlm_liver_convex_bmode.png").is_file():
+# The study's liver item (its 60 dB conversion), present only with ../shared/data.
+liver = next((item for item in real_ultrasound_items(False)
+              if isinstance(item, dict) and item["name"] == "liver_bmode"), None)
+if liver is None:
     raise SystemExit("needs ../shared/data/ultrasound/obnlm_liver_convex_bmode.png")
-bmode = np.asarray(iio.imread(root / "ultrasound" / "obnlm_liver_convex_bmode.png"))
-noisy = bmode_to_intensity(bmode, dynamic_range=60.0).astype(np.float32)
+noisy = liver["intensity"].astype("float32")
 estimates = {"nlm_log": denoise_nlm_log(noisy, looks=1.0), "obnlm": denoise_obnlm(noisy, looks=1.0),
              "s2v:ultrasound": s2v.despeckle(noisy, model="ultrasound", domain="intensity", looks=1.0,
                                              progress=False)}

@@ -18,6 +18,20 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def parse_setting(item: str, config) -> tuple[str, object]:
+    """``FIELD=VALUE`` of a prediction-time field of ``config`` (predict_*, complex_input), typed.
+
+    Raises ``ValueError`` naming the allowed fields for anything else.
+    """
+    field, _, value = item.partition("=")
+    allowed = [k for k in config.to_dict() if k.startswith("predict_") or k == "complex_input"]
+    if field not in allowed or not value:
+        raise ValueError(f"--set {item!r}: expected FIELD=VALUE with a prediction-time field "
+                         f"({', '.join(allowed)})")
+    current = getattr(config, field)
+    return field, (value.lower() in ("1", "true", "yes")) if isinstance(current, bool) else type(current)(value)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, help="training folder (with checkpoints/ and config.json)")
@@ -48,17 +62,13 @@ def main(argv=None):
     model = load_model(source)
     changes = {} if args.complex_input is None else {"complex_input": args.complex_input}
     for item in args.set:
-        field, _, value = item.partition("=")
-        if not (field.startswith("predict_") or field == "complex_input") or not value:
-            parser.error(f"--set {item!r}: only prediction-time fields (predict_*, complex_input) as FIELD=VALUE")
-        current = getattr(model.s2v_config, field)
-        changes[field] = (value.lower() in ("1", "true", "yes")) if isinstance(current, bool) else type(current)(value)
+        try:
+            field, value = parse_setting(item, model.s2v_config)
+        except ValueError as exc:
+            parser.error(str(exc))
+        changes[field] = value
     if changes:
-        from s2v.model import Speckle2Void
-
-        trained = model
-        model = Speckle2Void(trained.s2v_config.replace(**changes))
-        model.set_weights(trained.get_weights())
+        model = model.with_prediction_settings(**changes)
     steps = int(source.stem.split("-")[-1]) if source.stem.startswith("ckpt-") else None
     target = CHECKPOINT_DIR / args.name
     save_model_atomic(model, target / "model.keras")

@@ -15,12 +15,17 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import sys
+from pathlib import Path
+
 import numpy as np
 
 import s2v
 from s2v.datasets import randomised_ultrasound_set
 from s2v.metrics import bmode_psnr, gcnr
-from s2v.model import Speckle2Void
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ship_checkpoint import parse_setting  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("checkpoints", nargs="+", help=".keras files or shipped names")
@@ -32,18 +37,16 @@ args = parser.parse_args()
 shipped = s2v.load_model(args.like).s2v_config
 settings = {k: v for k, v in shipped.to_dict().items() if k.startswith("predict_")}
 for item in args.set:
-    field, _, value = item.partition("=")
-    if field not in settings or not value:
-        parser.error(f"--set {item!r}: expected predict_<field>=<value>, fields: {', '.join(settings)}")
-    current = settings[field]
-    settings[field] = (value.lower() in ("1", "true", "yes")) if isinstance(current, bool) else type(current)(value)
+    try:
+        field, value = parse_setting(item, shipped)
+    except ValueError as exc:
+        parser.error(str(exc))
+    settings[field] = value
 phantoms = randomised_ultrasound_set(8, seed=600)
 print(f"prediction settings of {args.like}: {settings}")
 print("| checkpoint | B-mode PSNR (dB) | gCNR |\n|---|---:|---:|")
 for name in args.checkpoints:
-    trained = s2v.load_model(name)
-    model = Speckle2Void(trained.s2v_config.replace(**settings))
-    model.set_weights(trained.get_weights())
+    model = s2v.load_model(name).with_prediction_settings(**settings)
     psnrs, gcnrs = [], []
     for sim in phantoms:
         estimate = model.predict(sim["intensity"], progress=False)

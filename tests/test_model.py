@@ -155,6 +155,17 @@ def test_point_target_share_caps_the_pixels_copied_back(rng):
     assert train_clip == normalisation_constants(image, reference.s2v_config)[1]
 
 
+def test_with_prediction_settings_keeps_the_weights_and_refuses_training_fields():
+    model = _model("cpu", **TINY)
+    changed = model.with_prediction_settings(predict_mosaic_notch=0.25, predict_ratio_calibration=True)
+    assert changed is not model and model.s2v_config.predict_mosaic_notch == 0.0
+    assert changed.s2v_config == model.s2v_config.replace(predict_mosaic_notch=0.25, predict_ratio_calibration=True)
+    for a, b in zip(changed.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="filters change what the weights mean"):
+        model.with_prediction_settings(filters=4)
+
+
 def test_median_normalisation_is_scale_equivariant(rng):
     model = _model("cpu", **TINY, normalization="median")
     image = rng.gamma(1.0, 1.0, (21, 17)).astype(np.float32)
