@@ -25,7 +25,7 @@ from .batches import draw_shift_rows, normalisation_constants, normalise_intensi
 from .strides import image_stride
 from .utils import check_intensity
 
-__all__ = ["PatchSampler", "SyntheticSpecklePatchSampler", "make_dataset"]
+__all__ = ["PatchSampler", "SimulatedUltrasoundPatchSampler", "SyntheticSpecklePatchSampler", "make_dataset"]
 
 
 @dataclass
@@ -70,19 +70,25 @@ class PatchSampler:
                 target = check_intensity(targets[index], name=f"training target {index}")
                 if target.shape != y.shape:
                     raise ValueError(f"training target {index} has shape {target.shape}, image {y.shape}")
-            inside = None
-            stride = image_stride(y, config)
-            if stride > 1:  # the network sees the mosaic of sub-images, as at prediction
-                y, inside = to_mosaic(y, stride)
-                target = None if target is None else to_mosaic(target, stride)[0]
-            normalised, valid, scale = normalise_intensity(y, config)
-            if inside is not None:
-                valid &= inside
-            if target is not None:
-                target = target / np.float32(scale)
-            self.items.append(self._pad(normalised, valid, target))
+            self.items.append(self._prepare(y, target, image_stride(y, config)))
+        self._weigh()
+
+    def _weigh(self):
         sizes = np.array([item.image.size for item in self.items], float)
         self.weights = sizes / sizes.sum()  # big images give proportionally more patches
+
+    def _prepare(self, y, target, stride) -> _Prepared:
+        """One image as the network sees it: mosaic at ``stride``, normalised, padded."""
+        inside = None
+        if stride > 1:  # the network sees the mosaic of sub-images, as at prediction
+            y, inside = to_mosaic(y, stride)
+            target = None if target is None else to_mosaic(target, stride)[0]
+        normalised, valid, scale = normalise_intensity(y, self.config)
+        if inside is not None:
+            valid &= inside
+        if target is not None:
+            target = target / np.float32(scale)
+        return self._pad(normalised, valid, target)
 
     def _pad(self, image, valid, target):
         p = self.config.patch_size
@@ -110,6 +116,10 @@ class PatchSampler:
             flip_rows, flip_cols = rng.integers(0, 2, size=2) if self.augment else (0, 0)
             yield index, (slice(r, r + p), slice(c, c + p)), flip_rows, flip_cols
 
+    def _item(self, index: int, step: int) -> _Prepared:
+        """The prepared image ``index`` as it is at step ``step`` (fixed here)."""
+        return self.items[index]
+
     @staticmethod
     def _flipped(plane, flip_rows, flip_cols):
         return plane[::-1 if flip_rows else 1, ::-1 if flip_cols else 1]
@@ -123,7 +133,7 @@ class PatchSampler:
         p, b = self.config.patch_size, self.config.batch_size
         out = np.empty((3 if self.supervised else 2, b, p, p, 1), np.float32)
         for k, (index, window, *flips) in enumerate(self._windows(rng)):
-            item = self.items[index]
+            item = self._item(index, step)
             stack = [item.image[window], item.valid[window]]
             if item.target is not None:
                 stack.append(item.target[window])
@@ -247,6 +257,78 @@ class SyntheticSpecklePatchSampler(PatchSampler):
         noisy, valid, *target = self.batch(step)
         return pack_batch(noisy, valid, draw_shift_rows(self.config, step), *target,
                           looks=self.patch_looks(step))
+
+
+#: Keyword arguments of :func:`s2v.simulate.simulate_ultrasound` that a simulation's ``params`` repeat.
+_PROBE_SETTINGS = ("center_frequency", "fractional_bandwidth", "lateral_beam_width", "pixel_size",
+                   "sound_speed", "demodulation_frequency", "dynamic_range")
+
+
+class SimulatedUltrasoundPatchSampler(PatchSampler):
+    """Ultrasound patches with a **new speckle realisation of each phantom at every step**.
+
+    :class:`PatchSampler` learns from one fixed realisation per phantom, so a network
+    can learn the speckle of its few training images by heart. Here every step
+    re-simulates the phantoms it draws patches from (new scatterers, same echogenicity,
+    point targets and probe, :func:`s2v.simulate.simulate_ultrasound`, about 10 ms for a
+    257 x 193 image), and each realisation is prepared exactly as a fixed image is
+    (mosaic, normalisation and point targets from that realisation, as at prediction).
+    Self-supervised only: the network still sees only noisy intensities.
+
+    Parameters
+    ----------
+    simulations : sequence of dict
+        Outputs of :func:`s2v.simulate.simulate_ultrasound` (e.g.
+        :func:`s2v.datasets.randomised_ultrasound_set`): ``echogenicity`` (linear
+        INTENSITY), ``point_targets``, ``params`` (the probe) and ``intensity`` (the
+        realisation that sets the image's pixel-shuffle stride, once).
+    config : S2VConfig
+        As for :class:`PatchSampler`.
+    images : sequence of (H, W) arrays, optional
+        Fixed noisy intensities trained on as by :class:`PatchSampler` (real frames,
+        which have no echogenicity to re-simulate).
+    augment : bool
+        Random horizontal and vertical flips.
+
+    Notes
+    -----
+    The scatterers of phantom ``i`` at step ``s`` are drawn from a generator keyed by
+    ``(seed, s, i)``: a resumed run sees the same batches.
+    """
+
+    def __init__(self, simulations, config: S2VConfig, *, images=(), augment: bool = True):
+        simulations = list(simulations)
+        if not simulations:
+            raise ValueError("no simulations were given")
+        for index, simulation in enumerate(simulations):
+            missing = {"echogenicity", "point_targets", "params", "intensity"} - set(simulation)
+            if missing:
+                raise ValueError(f"simulation {index} lacks {sorted(missing)}: give the outputs of "
+                                 "s2v.simulate.simulate_ultrasound")
+        images = list(images)
+        super().__init__([sim["intensity"] for sim in simulations] + images, config, augment=augment)
+        self.probes = [{key: sim["params"][key] for key in _PROBE_SETTINGS} for sim in simulations]
+        self.echogenicities = [np.asarray(sim["echogenicity"]) for sim in simulations]
+        self.point_targets = [np.asarray(sim["point_targets"]) for sim in simulations]
+        self.strides = [image_stride(check_intensity(sim["intensity"], name=f"simulation {index}"), config)
+                        for index, sim in enumerate(simulations)]
+        self._cache = (None, {})
+
+    def _item(self, index: int, step: int) -> _Prepared:
+        if index >= len(self.probes):  # a fixed image
+            return self.items[index]
+        cached_step, prepared = self._cache
+        if cached_step != step:  # one realisation per phantom and step, however many patches
+            prepared = {}
+            self._cache = (step, prepared)
+        if index not in prepared:
+            from .simulate import simulate_ultrasound
+
+            realisation = simulate_ultrasound(
+                self.echogenicities[index], point_targets=self.point_targets[index],
+                seed=[self.config.seed, int(step), index], **self.probes[index])
+            prepared[index] = self._prepare(realisation["intensity"], None, self.strides[index])
+        return prepared[index]
 
 
 def make_dataset(sampler: PatchSampler, start_step: int, stop_step: int):

@@ -481,6 +481,44 @@ def train_synthetic(clean_images, config=None, *, out_dir, supervised=False, res
                                resume, validation, tensorboard, verbose, None, False, callbacks)
 
 
+def train_simulated_ultrasound(simulations, config=None, *, out_dir, images=(), resume=True, total_steps=None,
+                               validation=None, tensorboard=True, verbose=1, callbacks=()) -> Speckle2Void:
+    """Train self-supervised on ultrasound phantoms re-simulated at every step.
+
+    The ultrasound counterpart of :func:`train_synthetic`: each step draws a new
+    scatterer realisation of the phantoms its patches come from
+    (:class:`s2v.patches.SimulatedUltrasoundPatchSampler`), so the network never sees the
+    same speckle twice; ``images`` (e.g. real IQ frames, which cannot be re-simulated)
+    are trained on as fixed noisy images, as by :func:`train`.
+
+    Parameters
+    ----------
+    simulations : sequence of dict
+        Outputs of :func:`s2v.simulate.simulate_ultrasound` (e.g.
+        :func:`s2v.datasets.randomised_ultrasound_set`).
+    config : S2VConfig, dict or preset name, optional
+        Default ``"cpu"``.
+    images : sequence of (H, W) arrays
+        Fixed noisy **intensity** images trained on alongside.
+    out_dir, resume, total_steps, validation, tensorboard, verbose, callbacks
+        As for :func:`train` (``validation`` defaults to a crop of the first simulation).
+
+    Returns
+    -------
+    Speckle2Void
+        The trained model (also saved as ``out_dir/model.keras``).
+    """
+    from .patches import SimulatedUltrasoundPatchSampler
+
+    config = S2VConfig.coerce(config, "cpu")
+    total, out_dir = run_limits(config, total_steps, out_dir)
+    intensities = [check_intensity(image, name=f"training image {index}") for index, image in enumerate(images)]
+    sampler = SimulatedUltrasoundPatchSampler(simulations, config, images=intensities, augment=config.flips)
+    first = [np.asarray(simulations[0]["intensity"], np.float32)]
+    return _train_from_sampler(sampler, first, config, total, out_dir, out_dir, out_dir / "checkpoints",
+                               resume, validation, tensorboard, verbose, None, False, callbacks)
+
+
 def _train_from_sampler(sampler, intensities, config, total, out_dir, write_dir, checkpoint_dir, resume,
                         validation, tensorboard, verbose, strategy, batched_rotations, callbacks):
     """Lock ``write_dir`` and train; remove the folders it created when the run is refused."""

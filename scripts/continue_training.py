@@ -25,9 +25,10 @@ appended to ``<out>/<name>/curve.json``:
   stride above 2).
 
 Data options, recorded in ``<out>/<name>/data.json`` and checked on resume:
-``--fresh-speckle`` (synthetic runs) draws a new speckle realisation for every
-batch (:func:`s2v.training.train_synthetic`) instead of one fixed noisy copy of
-each BSD68 image; ``--simulations N`` (ultrasound) trains on the phantoms of
+``--fresh-speckle`` draws a new speckle realisation for every batch instead of
+one fixed noisy copy of each image: of the BSD68 images for the synthetic runs
+(:func:`s2v.training.train_synthetic`), of the phantoms for the ultrasound run
+(:func:`s2v.training.train_simulated_ultrasound`; the real frames stay fixed); ``--simulations N`` (ultrasound) trains on the phantoms of
 seeds 0..N-1 (the shipped model: 12) and the real IQ/PICMUS frames; ``--probes
 randomised`` draws them from :func:`s2v.datasets.randomised_ultrasound_set` (random
 phantom type, probe, lateral pixel size and residual carrier). ``--stride-rule
@@ -123,11 +124,16 @@ def main(argv=None):
                         "(the shipped model's configuration only; a fresh run only)")
     parser.add_argument("--dilations", help="comma-separated dilation of each branch convolution "
                         "(S2VConfig.dilations; with --scratch), e.g. 1,1,2,4,8,1,2,4,1,1")
+    parser.add_argument("--filters", type=int, help="S2VConfig.filters of every branch convolution "
+                        "(with --scratch; default: the shipped model's)")
+    parser.add_argument("--depth", type=int, help="S2VConfig.depth, convolutions per branch (with "
+                        "--scratch; default: the shipped model's)")
     parser.add_argument("--network-input", choices=["intensity", "log"], help="S2VConfig.network_input "
                         "(with --scratch; default: the shipped model's)")
     parser.add_argument("--patch-size", type=int, help="training patch side (default: the shipped model's)")
-    parser.add_argument("--fresh-speckle", action="store_true", help="synthetic runs: a new speckle "
-                        "realisation for every batch")
+    parser.add_argument("--fresh-speckle", action="store_true", help="a new speckle realisation for "
+                        "every batch (ultrasound: the phantoms re-simulated at every step, the real "
+                        "frames fixed)")
     parser.add_argument("--simulations", type=int, default=12, help="ultrasound: training phantoms "
                         "(seeds 0..N-1, default 12 as for the shipped model)")
     parser.add_argument("--looks-range", help="synthetic runs with --fresh-speckle: comma-separated numbers "
@@ -145,8 +151,6 @@ def main(argv=None):
     if args.steps <= 0 or args.eval_every <= 0:
         parser.error("--steps and --eval-every must be positive")
     ultrasound = args.name == "ultrasound"
-    if ultrasound and args.fresh_speckle:
-        parser.error("--fresh-speckle is for the synthetic runs (ultrasound speckle comes from the simulator)")
     if not 1 <= args.simulations < ULTRASOUND_VALIDATION_SEED:
         parser.error(f"--simulations must be in 1..{ULTRASOUND_VALIDATION_SEED - 1} (seeds from "
                      f"{ULTRASOUND_VALIDATION_SEED} on are validation and held-out images)")
@@ -156,6 +160,8 @@ def main(argv=None):
         parser.error("--probes and --stride-rule are for the ultrasound run")
     data_options = ({"simulations": args.simulations, "real_images": True, "probes": args.probes}
                     if ultrasound else {"fresh_speckle": args.fresh_speckle})
+    if ultrasound and args.fresh_speckle:  # the key only when set: older runs' data.json stay valid
+        data_options["fresh_speckle"] = True
 
     import numpy as np
 
@@ -178,6 +184,9 @@ def main(argv=None):
     if not args.scratch:
         if args.dilations and tuple(int(d) for d in args.dilations.split(",")) != tuple(start.s2v_config.dilations):
             parser.error("--dilations changes the network of the starting weights: it needs --scratch")
+        for field in ("filters", "depth"):
+            if getattr(args, field) is not None and getattr(args, field) != getattr(start.s2v_config, field):
+                parser.error(f"--{field} changes the network of the starting weights: it needs --scratch")
         if args.network_input and args.network_input != start.s2v_config.network_input:
             parser.error("--network-input changes what the starting weights mean: it needs --scratch "
                          "(or an --init model trained with that input)")
@@ -190,6 +199,9 @@ def main(argv=None):
         changes["supervised_loss"] = args.supervised_loss
     if args.dilations:
         changes["dilations"] = tuple(int(d) for d in args.dilations.split(","))
+    for field in ("filters", "depth"):
+        if getattr(args, field) is not None:
+            changes[field] = getattr(args, field)
     if args.patch_size is not None:
         changes["patch_size"] = args.patch_size
     if args.looks_range:
@@ -214,7 +226,14 @@ def main(argv=None):
     if ultrasound:
         from s2v.datasets import randomised_ultrasound_set, simulated_ultrasound_set
 
-        noisy, clean = ultrasound_training_set(args.simulations, probes=args.probes), None
+        if args.fresh_speckle:
+            from s2v.datasets import real_ultrasound_intensities
+
+            simulate = {"training": simulated_ultrasound_set, "randomised": randomised_ultrasound_set}[args.probes]
+            simulations, noisy = simulate(args.simulations, seed=0), list(real_ultrasound_intensities().values())
+        else:
+            noisy = ultrasound_training_set(args.simulations, probes=args.probes)
+        clean = None
         validation = (randomised_ultrasound_set(8, seed=ULTRASOUND_VALIDATION_SEED)
                       if args.probes == "randomised"
                       else simulated_ultrasound_set(4, seed=ULTRASOUND_VALIDATION_SEED))
@@ -250,7 +269,12 @@ def main(argv=None):
                else start, 0)
 
     callbacks = [EverySteps(args.eval_every, record)]
-    if args.fresh_speckle:
+    if ultrasound and args.fresh_speckle:
+        from s2v.training import train_simulated_ultrasound
+
+        train_simulated_ultrasound(simulations, config, out_dir=out_dir, images=noisy, total_steps=args.steps,
+                                   verbose=2, tensorboard=False, callbacks=callbacks)
+    elif args.fresh_speckle:
         from s2v.training import train_synthetic
 
         train_synthetic(clean, config, out_dir=out_dir, supervised=supervised, total_steps=args.steps,

@@ -342,3 +342,74 @@ def test_train_synthetic_resumes_exactly_and_learns_self_supervised(tmp_path):
     peak = float(clean.max())
     gain = psnr(clean, estimate, data_range=peak) - psnr(clean, noisy, data_range=peak)
     assert gain >= 3.0, f"PSNR gain {gain:.2f} dB"
+
+
+def _small_simulations(count=2, shape=(45, 39)):
+    """Seeded ultrasound phantoms (odd sizes, one with point targets) as the simulator returns them."""
+    from s2v.simulate import simulate_ultrasound, ultrasound_phantom
+
+    simulations = []
+    for seed in range(count):
+        echogenicity, regions = ultrasound_phantom(shape, seed=seed, return_regions=True)
+        simulations.append(simulate_ultrasound(echogenicity, point_targets=regions["point_targets"],
+                                               center_frequency=5e6 + 2e6 * seed, seed=seed))
+    return simulations
+
+
+@pytest.mark.parametrize("pixel_shuffle", [1, 2])
+def test_simulated_ultrasound_batches_are_fresh_realisations_prepared_as_fixed_images(pixel_shuffle):
+    from s2v.patches import SimulatedUltrasoundPatchSampler
+    from s2v.simulate import simulate_ultrasound
+
+    config = S2VConfig.from_preset("cpu", **{**TINY, "patch_size": 20, "batch_size": 6},
+                                   pixel_shuffle=pixel_shuffle)
+    simulations = _small_simulations()
+    real = np.random.default_rng(3).gamma(1.0, 1.0, (33, 31)).astype(np.float32)
+    sampler = SimulatedUltrasoundPatchSampler(simulations, config, images=[real])
+    noisy, valid = sampler.batch(5)
+    np.testing.assert_array_equal(noisy, sampler.batch(5)[0])  # deterministic per step (exact resume)
+    assert not np.array_equal(noisy, sampler.batch(6)[0])
+    # Each patch is the window a PatchSampler cuts from the realisation of (seed, step, phantom):
+    # one road from intensity to patch, whether the image is fixed or re-simulated.
+    settings = ("center_frequency", "fractional_bandwidth", "lateral_beam_width", "pixel_size",
+                "sound_speed", "demodulation_frequency", "dynamic_range")
+    realisations = [simulate_ultrasound(sim["echogenicity"], point_targets=sim["point_targets"],
+                                        seed=[config.seed, 5, index], **{k: sim["params"][k] for k in settings})
+                    for index, sim in enumerate(simulations)]
+    fixed = PatchSampler([r["intensity"] for r in realisations] + [real], config)
+    expected_noisy, expected_valid = fixed.batch(5)
+    np.testing.assert_array_equal(noisy, expected_noisy)
+    np.testing.assert_array_equal(valid, expected_valid)
+    # The fixed (real) image is the same at every step; the phantoms are not.
+    prepared = [sampler._item(index, 5).image for index in range(3)]
+    later = [sampler._item(index, 9).image for index in range(3)]
+    assert not np.array_equal(prepared[0], later[0]) and not np.array_equal(prepared[1], later[1])
+    np.testing.assert_array_equal(prepared[2], later[2])
+    with pytest.raises(ValueError, match="simulate_ultrasound"):
+        SimulatedUltrasoundPatchSampler([{"intensity": real}], config)
+
+
+def test_train_simulated_ultrasound_resumes_exactly_and_learns(tmp_path):
+    from s2v.metrics import bmode_psnr
+    from s2v.simulate import simulate_ultrasound, ultrasound_phantom
+    from s2v.training import train_simulated_ultrasound
+
+    simulations = _small_simulations(2, shape=(97, 89))
+    config = S2VConfig.from_preset("cpu", filters=16, depth=4, batch_size=8, patch_size=32,
+                                   learning_rate=2e-3, steps_per_epoch=50, total_steps=150,
+                                   checkpoint_every=50, pixel_shuffle=2, network_input="log")
+    straight = train_simulated_ultrasound(simulations, config, out_dir=tmp_path / "a", verbose=0,
+                                          tensorboard=False)
+    train_simulated_ultrasound(simulations, config, out_dir=tmp_path / "b", total_steps=50, verbose=0,
+                               tensorboard=False)
+    resumed = train_simulated_ultrasound(simulations, config, out_dir=tmp_path / "b", verbose=0,
+                                         tensorboard=False)
+    for x, y in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(x, y)
+    # A phantom it never trained on (seed 7), at the first phantom's probe.
+    echogenicity = ultrasound_phantom((97, 89), seed=7)
+    test = simulate_ultrasound(echogenicity, seed=70)
+    estimate = straight.predict_maps(test["intensity"], progress=False)["posterior_mean"]
+    truth = test["blurred_echogenicity"]
+    gain = bmode_psnr(truth, estimate) - bmode_psnr(truth, test["intensity"])
+    assert gain >= 3.0, f"B-mode PSNR gain {gain:.2f} dB"
