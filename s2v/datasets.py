@@ -126,7 +126,7 @@ RANDOMISED_PROBE_RANGES = {
 }
 
 
-def randomised_ultrasound_set(count: int, *, seed: int = 0, shape=(257, 193)) -> list[dict]:
+def randomised_ultrasound_set(count: int, *, seed: int = 0, shape=(257, 193), reflectors: bool = False) -> list[dict]:
     """Simulated ultrasound for training that generalises: random phantom type, probe and grid.
 
     Each image draws, from its own seed (:data:`RANDOMISED_PROBE_RANGES`): the phantom type
@@ -138,6 +138,11 @@ def randomised_ultrasound_set(count: int, *, seed: int = 0, shape=(257, 193)) ->
     varies from under one to about ten pixels. Seeds must stay disjoint from the validation
     (600-699) and held-out (1000+) seeds.
 
+    With ``reflectors``, each image also gets one to five bright specular interfaces
+    (:func:`s2v.simulate.add_specular_reflectors`, +15 to +30 dB), as clinical B-modes
+    have; they are drawn from a separate generator, so every other draw is unchanged,
+    and they are left out of the ``regions`` used for contrast and ENL.
+
     Returns
     -------
     list of dict
@@ -145,7 +150,7 @@ def randomised_ultrasound_set(count: int, *, seed: int = 0, shape=(257, 193)) ->
         INTENSITY ``intensity`` and ``blurred_echogenicity`` ground truth, ``params``, ...)
         plus ``regions``, ``seed`` and ``phantom``.
     """
-    from .simulate import simulate_ultrasound, ultrasound_phantom, vessel_phantom
+    from .simulate import add_specular_reflectors, simulate_ultrasound, ultrasound_phantom, vessel_phantom
 
     ranges = RANDOMISED_PROBE_RANGES
 
@@ -164,6 +169,11 @@ def randomised_ultrasound_set(count: int, *, seed: int = 0, shape=(257, 193)) ->
             echogenicity, regions = ultrasound_phantom(
                 shape, seed=k, return_regions=True, texture=rng.uniform(*ranges["texture"]),
                 hyperechoic_db=rng.uniform(*ranges["hyperechoic_db"]))
+        if reflectors:
+            extra = np.random.default_rng([k, 104729, 1])
+            echogenicity, bright = add_specular_reflectors(echogenicity, count=int(extra.integers(1, 6)),
+                                                           seed=extra)
+            regions = _without(regions, bright)
         frequency = log_uniform(rng, *ranges["center_frequency"])
         psf = {"center_frequency": frequency,
                "fractional_bandwidth": rng.uniform(*ranges["fractional_bandwidth"]),
@@ -177,6 +187,22 @@ def randomised_ultrasound_set(count: int, *, seed: int = 0, shape=(257, 193)) ->
         simulation.update(regions=regions, seed=k, phantom=phantom)
         images.append(simulation)
     return images
+
+
+def _without(regions: dict, excluded: np.ndarray) -> dict:
+    """The phantom's region masks with the ``excluded`` pixels (and 2 px around them) left out."""
+    from scipy import ndimage
+
+    excluded = ndimage.binary_dilation(excluded, iterations=2)
+    out = {}
+    for name, value in regions.items():
+        if isinstance(value, np.ndarray) and value.dtype == bool and value.shape == excluded.shape:
+            value = value & ~excluded
+        elif name == "cysts":
+            value = [{**cyst, **{key: cyst[key] & ~excluded for key in ("inside", "background") if key in cyst}}
+                     for cyst in value]
+        out[name] = value
+    return out
 
 
 def _probe(name, seed, phantom, center_frequency, fractional_bandwidth, lateral_beam_width, *, psf=None,
@@ -260,7 +286,7 @@ def held_out_ultrasound_set(count=None, *, shape=(257, 193)) -> list[dict]:
 
 def _simulate_probes(probes, count, shape) -> list[dict]:
     """The first ``count`` (None: all) images of a probe table, every region checked non-empty."""
-    from .simulate import simulate_ultrasound, ultrasound_phantom, vessel_phantom
+    from .simulate import add_specular_reflectors, simulate_ultrasound, ultrasound_phantom, vessel_phantom
 
     total = len(probes)
     if count is None:

@@ -130,6 +130,9 @@ def main(argv=None):
                         "--scratch; default: the shipped model's)")
     parser.add_argument("--network-input", choices=["intensity", "log"], help="S2VConfig.network_input "
                         "(with --scratch; default: the shipped model's)")
+    parser.add_argument("--clip", type=float, help="S2VConfig.clip: point-target threshold in multiples of "
+                        "the image median (default: the starting model's), e.g. 1000 to let bright tissue "
+                        "through the network instead of copying it back")
     parser.add_argument("--patch-size", type=int, help="training patch side (default: the shipped model's)")
     parser.add_argument("--fresh-speckle", action="store_true", help="a new speckle realisation for "
                         "every batch (ultrasound: the phantoms re-simulated at every step, the real "
@@ -138,10 +141,12 @@ def main(argv=None):
                         "(seeds 0..N-1, default 12 as for the shipped model)")
     parser.add_argument("--looks-range", help="synthetic runs with --fresh-speckle: comma-separated numbers "
                         "of looks drawn per patch (S2VConfig.looks_range), e.g. 1,2,4,8; validated at each")
-    parser.add_argument("--probes", choices=["training", "randomised"], default="training",
+    parser.add_argument("--probes", choices=["training", "randomised", "randomised-reflectors"],
+                        default="training",
                         help="ultrasound: phantoms of simulated_ultrasound_set (the shipped model's "
                         "probe ranges) or of randomised_ultrasound_set (random phantom type, probe, "
-                        "grid and carrier; validated on its seeds 600-607)")
+                        "grid and carrier; validated on its seeds 600-607), the latter with bright "
+                        "specular interfaces (randomised-reflectors)")
     parser.add_argument("--stride-rule", choices=["fixed", "correlation"],
                         help="ultrasound: the shipped model's constant pixel_shuffle, or the stride "
                         "measured on each image (S2VConfig.stride_from_correlation)")
@@ -174,7 +179,7 @@ def main(argv=None):
     import sys
 
     sys.path.insert(0, str(sys_path))
-    from train_shipped import synthetic_training_set, ultrasound_training_set
+    from train_shipped import synthetic_training_set, ultrasound_simulations, ultrasound_training_set
 
     out_dir = Path(args.out) / args.name
     checkpoints = out_dir / "checkpoints"
@@ -202,6 +207,8 @@ def main(argv=None):
     for field in ("filters", "depth"):
         if getattr(args, field) is not None:
             changes[field] = getattr(args, field)
+    if args.clip is not None:
+        changes["clip"] = args.clip
     if args.patch_size is not None:
         changes["patch_size"] = args.patch_size
     if args.looks_range:
@@ -224,19 +231,16 @@ def main(argv=None):
         write_start_checkpoint(config, checkpoints, None if args.scratch else start.get_weights())
     atomic_write_text(data_file, json.dumps(data_options, indent=1))
     if ultrasound:
-        from s2v.datasets import randomised_ultrasound_set, simulated_ultrasound_set
-
         if args.fresh_speckle:
             from s2v.datasets import real_ultrasound_intensities
 
-            simulate = {"training": simulated_ultrasound_set, "randomised": randomised_ultrasound_set}[args.probes]
-            simulations, noisy = simulate(args.simulations, seed=0), list(real_ultrasound_intensities().values())
+            simulations = ultrasound_simulations(args.simulations, args.probes)
+            noisy = list(real_ultrasound_intensities().values())
         else:
             noisy = ultrasound_training_set(args.simulations, probes=args.probes)
         clean = None
-        validation = (randomised_ultrasound_set(8, seed=ULTRASOUND_VALIDATION_SEED)
-                      if args.probes == "randomised"
-                      else simulated_ultrasound_set(4, seed=ULTRASOUND_VALIDATION_SEED))
+        validation = ultrasound_simulations(4 if args.probes == "training" else 8, args.probes,
+                                            seed=ULTRASOUND_VALIDATION_SEED)
     else:
         noisy, clean = synthetic_training_set()
         validation = {looks: validation_pairs(looks) for looks in (config.looks_range or (config.looks,))}

@@ -49,16 +49,34 @@ def synthetic_training_set(seed: int = 0):
 ULTRASOUND_STRIDE = 4
 
 
+#: The phantom sets a run can train on (``--probes`` of ``continue_training.py``).
+ULTRASOUND_PROBE_SETS = ("training", "randomised", "randomised-reflectors")
+
+
+def ultrasound_simulations(count: int, probes: str = "training", *, seed: int = 0) -> list[dict]:
+    """The simulations of a phantom set: seeds ``seed .. seed+count-1``.
+
+    ``probes``: ``"training"`` (:func:`s2v.datasets.simulated_ultrasound_set`, the shipped
+    model's), ``"randomised"`` (:func:`s2v.datasets.randomised_ultrasound_set`) or
+    ``"randomised-reflectors"`` (the same with bright specular interfaces).
+    """
+    from s2v.datasets import randomised_ultrasound_set, simulated_ultrasound_set
+
+    if probes not in ULTRASOUND_PROBE_SETS:
+        raise ValueError(f"probes must be one of {ULTRASOUND_PROBE_SETS}, got {probes!r}")
+    if probes == "training":
+        return simulated_ultrasound_set(count, seed=seed)
+    return randomised_ultrasound_set(count, seed=seed, reflectors=probes == "randomised-reflectors")
+
+
 def ultrasound_training_set(simulations: int = 12, probes: str = "training"):
     """Intensities: simulated phantoms (seeds 0..simulations-1) + real IQ/envelopes when present.
 
-    ``probes``: ``"training"`` (:func:`s2v.datasets.simulated_ultrasound_set`, the shipped
-    model's) or ``"randomised"`` (:func:`s2v.datasets.randomised_ultrasound_set`).
+    ``probes``: as for :func:`ultrasound_simulations`.
     """
-    from s2v.datasets import randomised_ultrasound_set, real_ultrasound_intensities, simulated_ultrasound_set
+    from s2v.datasets import real_ultrasound_intensities
 
-    simulate = {"training": simulated_ultrasound_set, "randomised": randomised_ultrasound_set}[probes]
-    images = [sim["intensity"] for sim in simulate(simulations, seed=0)]
+    images = [sim["intensity"] for sim in ultrasound_simulations(simulations, probes)]
     return images + list(real_ultrasound_intensities().values())
 
 

@@ -3,7 +3,7 @@
 Each checkpoint gets the prediction-time settings of the shipped ``ultrasound`` model (the
 ``predict_*`` fields of its configuration: stride threshold, mosaic notch, ratio calibration),
 then despeckles the validation phantoms ``randomised_ultrasound_set`` seeds 600-607 (neither
-trained on nor held out); printed: mean B-mode PSNR (60 dB, against the PSF-blurred
+trained on nor held out; ``--probes randomised-reflectors``: with bright specular interfaces); printed: mean B-mode PSNR (60 dB, against the PSF-blurred
 echogenicity) and mean gCNR over the anechoic cysts and vessels. The held-out seeds 1000+ and
 2000+ are never used to choose.
 
@@ -21,17 +21,20 @@ from pathlib import Path
 import numpy as np
 
 import s2v
-from s2v.datasets import randomised_ultrasound_set
 from s2v.metrics import bmode_psnr, gcnr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ship_checkpoint import parse_setting  # noqa: E402
+from train_shipped import ultrasound_simulations  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("checkpoints", nargs="+", help=".keras files or shipped names")
 parser.add_argument("--like", default="ultrasound", help="shipped model whose prediction settings to use")
 parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="override one of those settings (a predict_* field), e.g. predict_point_target_share=0.001")
+parser.add_argument("--probes", choices=["randomised", "randomised-reflectors"], default="randomised",
+                    help="validation phantoms: randomised_ultrasound_set seeds 600-607, without or with "
+                    "bright specular interfaces")
 args = parser.parse_args()
 
 shipped = s2v.load_model(args.like).s2v_config
@@ -42,7 +45,7 @@ for item in args.set:
     except ValueError as exc:
         parser.error(str(exc))
     settings[field] = value
-phantoms = randomised_ultrasound_set(8, seed=600)
+phantoms = ultrasound_simulations(8, args.probes, seed=600)
 print(f"prediction settings of {args.like}: {settings}")
 print("| checkpoint | B-mode PSNR (dB) | gCNR |\n|---|---:|---:|")
 for name in args.checkpoints:

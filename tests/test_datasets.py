@@ -235,3 +235,21 @@ def test_extrapolation_set_is_deterministic_and_follows_its_table():
     assert first[0]["params"]["lateral_sigma_px"] > 5 * first[1]["params"]["lateral_sigma_px"]
     with pytest.raises(ValueError, match="count must be"):
         extrapolation_ultrasound_set(9)
+
+
+def test_randomised_reflectors_change_only_the_echogenicity_and_leave_the_regions():
+    """The reflector option draws from its own generator: probes and phantoms stay those of the seed."""
+    from s2v.datasets import randomised_ultrasound_set
+
+    plain = randomised_ultrasound_set(3, seed=0, shape=(129, 97))
+    with_reflectors = randomised_ultrasound_set(3, seed=0, shape=(129, 97), reflectors=True)
+    for a, b in zip(plain, with_reflectors):
+        probe = {k: v for k, v in a["params"].items() if k != "bmode_reference"}  # the maximum moves
+        assert probe == {k: v for k, v in b["params"].items() if k != "bmode_reference"}
+        assert a["phantom"] == b["phantom"]
+        brighter = b["echogenicity"] > a["echogenicity"] * 10 ** 0.1
+        assert brighter.any()
+        assert (b["echogenicity"] / a["echogenicity"]).max() >= 10 ** 1.5  # +15 dB at least, somewhere
+        for cyst in b["regions"]["cysts"]:
+            assert not (cyst["background"] & brighter).any() and not (cyst["inside"] & brighter).any()
+        assert not (b["regions"]["homogeneous"] & brighter).any()

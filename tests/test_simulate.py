@@ -507,3 +507,27 @@ def test_pymust_simulation_has_correlated_speckle_and_point_target():
     assert intensity[speckle].mean() == pytest.approx(1.0, rel=0.4)
     for axis in (0, 1):
         assert abs(lag1_correlation(out["iq"], axis)) > 0.5
+
+
+def test_specular_reflectors_brighten_thin_bands_by_the_drawn_level():
+    from s2v.simulate import add_specular_reflectors
+
+    echogenicity = ultrasound_phantom((129, 97), seed=4)
+    bright, mask = add_specular_reflectors(echogenicity, count=3, level_db=(20.0, 20.0), thickness=2.0, seed=5)
+    again, _ = add_specular_reflectors(echogenicity, count=3, level_db=(20.0, 20.0), thickness=2.0, seed=5)
+    np.testing.assert_array_equal(bright, again)  # seeded
+    gain_db = 10 * np.log10(bright.astype(np.float64) / echogenicity)
+    # The centre line carries the full level, nothing is ever darkened or above it (float32 rounding).
+    assert gain_db.max() == pytest.approx(20.0, abs=0.01) and gain_db.min() > -1e-5
+    np.testing.assert_array_equal(mask, gain_db > 1.0)
+    # Thin bands: each reflector covers at most (length <= 0.6 W) x (thickness + 2 px) pixels.
+    assert 0 < mask.sum() <= 3 * 0.6 * 97 * 4
+    rows_per_column = mask.sum(axis=0)
+    assert rows_per_column.max() <= 3 * 8  # three bands of at most ~4-5 px across, tilted
+    untouched, none = add_specular_reflectors(echogenicity, count=0, seed=5)
+    np.testing.assert_array_equal(untouched, echogenicity)
+    assert not none.any()
+    with pytest.raises(ValueError, match="level_db"):
+        add_specular_reflectors(echogenicity, level_db=(30.0, 10.0))
+    with pytest.raises(ValueError, match="count"):
+        add_specular_reflectors(echogenicity, count=-1)

@@ -7,7 +7,8 @@ Three families, all seeded and all returning the noise-free quantity next to the
   ``n ~ Gamma(L, 1/L)``, and the single-look synthetic protocol of the SAR despeckling
   literature (clean intensity ``((gray + 1) / 256) ** 2``, Set12 01-10, 10 realisations).
 * :func:`ultrasound_phantom` (layers, organ-like texture, anechoic / hyperechoic cysts, point
-  targets), :func:`vessel_phantom` (a second layout: oblique vessels, irregular lesions) and
+  targets), :func:`vessel_phantom` (a second layout: oblique vessels, irregular lesions),
+  :func:`add_specular_reflectors` (bright tissue interfaces drawn onto either) and
   :func:`simulate_ultrasound` -- an echogenicity phantom times complex
   circular Gaussian scatterers, convolved with a baseband point-spread function given in
   physical units: complex IQ with spatially CORRELATED speckle, its envelope, intensity and
@@ -24,12 +25,14 @@ Every ``seed`` argument accepts ``None``, an integer or a :class:`numpy.random.G
 
 Modules: :mod:`~s2v.simulate.speckle` (Gamma speckle, synthetic protocol),
 :mod:`~s2v.simulate.ultrasound` (phantom, PSF, convolution simulator),
+:mod:`~s2v.simulate.reflectors` (specular interfaces),
 :mod:`~s2v.simulate.ultrasound_pymust` (the ``pymust`` bridge), :mod:`~s2v.simulate.sar`
 (correlated SLC); every public name is importable from :mod:`s2v.simulate`.
 """
 
 from __future__ import annotations
 
+from .reflectors import add_specular_reflectors
 from .sar import simulate_correlated_slc
 from .speckle import gamma_speckle, synthetic_protocol_pair, synthetic_protocol_set
 from .ultrasound import simulate_ultrasound, ultrasound_phantom, ultrasound_psf, vessel_phantom
@@ -41,6 +44,7 @@ __all__ = [
     "synthetic_protocol_set",
     "ultrasound_phantom",
     "vessel_phantom",
+    "add_specular_reflectors",
     "ultrasound_psf",
     "simulate_ultrasound",
     "simulate_ultrasound_pymust",
