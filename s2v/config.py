@@ -196,7 +196,7 @@ class ValidatedConfig:
         value = getattr(self, name)
         if value in choices:
             return []
-        hint = difflib.get_close_matches(str(value), choices, n=1)
+        hint = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
         return [f"{name} must be one of {list(choices)}, got {value!r}"
                 + (f" (did you mean {hint[0]!r}?)" if hint else "")]
 
@@ -385,6 +385,11 @@ class S2VConfig(ValidatedConfig):
         those are left as speckled white specks. Not used by the shipped models: the
         pixels it lets through reach the network far above the values it trained on
         (README, "point-target cap").
+    predict_flips : {1, 2, 4}
+        Self-ensemble at prediction: the mean of the maps predicted on the image and on its
+        mirror images, unflipped (2: left-right; 4: also up-down and both), the flips the
+        network trained with (``flips``). 1 (the reference) = off; ``predict_flips`` times
+        the cost. Every view keeps the blind spot, so the mean does too.
     k_penalty_tv : float
         Weight of the total-variation penalty on the posterior mean.
     learning_rate, batch_size, patch_size, steps_per_epoch, total_steps :
@@ -451,6 +456,7 @@ class S2VConfig(ValidatedConfig):
     predict_mosaic_notch: float = 0.0
     predict_ratio_calibration: bool = False
     predict_point_target_share: float = 0.0
+    predict_flips: int = 1
     k_penalty_tv: float = 5e-5
     learning_rate: float = 1e-4
     batch_size: int = 16
@@ -516,6 +522,7 @@ class S2VConfig(ValidatedConfig):
         problems += self._one_of("supervised_loss", SUPERVISED_LOSSES)
         problems += self._one_of("complex_input", COMPLEX_INPUTS)
         problems += self._one_of("network_input", NETWORK_INPUTS)
+        problems += self._one_of("predict_flips", (1, 2, 4))
         return problems
 
     # -- geometry ---------------------------------------------------------------

@@ -266,7 +266,7 @@ class Speckle2Void(keras.Model):
 
     def predict_maps(self, intensity, *, looks=None, tile_size=None, outputs=MAP_NAMES,
                      progress=True, pixel_shuffle=None, offsets=None, mosaic_notch=None,
-                     ratio_calibration=None):
+                     ratio_calibration=None, flips=None):
         """Despeckle an intensity image and return the Bayesian maps.
 
         Parameters
@@ -303,6 +303,9 @@ class Speckle2Void(keras.Model):
             has mean 1 over the pixels that are not point targets (default: the
             configuration's ``predict_ratio_calibration``; needs ``posterior_mean`` among
             ``outputs``, added to the computation when missing).
+        flips : {1, 2, 4}, optional
+            Average the maps over this many mirror images of the input (default: the
+            configuration's ``predict_flips``; 1 = none, 2 = left-right, 4 = also up-down).
 
         Returns
         -------
@@ -334,11 +337,23 @@ class Speckle2Void(keras.Model):
             raise ValueError(f"mosaic_notch must lie in [0, 0.5] (0: off), got {mosaic_notch!r}")
         calibrate = self.s2v_config.predict_ratio_calibration if ratio_calibration is None \
             else bool(ratio_calibration)
+        flips = self.s2v_config.predict_flips if flips is None else flips
+        if flips not in (1, 2, 4) or isinstance(flips, bool):
+            raise ValueError(f"flips must be 1, 2 or 4, got {flips!r}")
         wanted = tuple(outputs) + (("posterior_mean",) if calibrate and "posterior_mean" not in outputs else ())
-        if stride == 1:
-            maps = self._maps(y, looks, tile_size, wanted, progress)
-        else:
-            maps = self._shuffled_maps(y, stride, offsets, looks, tile_size, wanted, progress)
+        views = ((False, False), (False, True), (True, False), (True, True))[:int(flips)]
+        maps = {}
+        for flip_rows, flip_cols in views:
+            view = y[::-1 if flip_rows else 1, ::-1 if flip_cols else 1]
+            if stride == 1:
+                predicted = self._maps(view, looks, tile_size, wanted, progress)
+            else:
+                predicted = self._shuffled_maps(view, stride, offsets, looks, tile_size, wanted, progress)
+            for name, value in predicted.items():
+                value = value[::-1 if flip_rows else 1, ::-1 if flip_cols else 1]
+                maps[name] = value if name not in maps else maps[name] + value
+        if len(views) > 1:
+            maps = {name: (value / np.float32(len(views))).astype(np.float32) for name, value in maps.items()}
         if notch > 0 and stride > 1:
             from .strides import remove_mosaic
 

@@ -500,3 +500,39 @@ def test_ratio_calibration_makes_the_ratio_image_mean_one(rng):
     configured = Speckle2Void(model.s2v_config.replace(predict_ratio_calibration=True))
     configured.set_weights(model.get_weights())
     np.testing.assert_allclose(configured.predict(image, progress=False), estimate, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- flip self-ensemble
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_flip_ensemble_is_the_mean_of_the_unflipped_views_and_keeps_the_blind_spot(stride, rng):
+    """``flips=4``: exactly the mean of the four mirrored predictions, mirrored back; a pixel's
+    prior mean never depends on its own value (fixed normalisation, so no median moves)."""
+    model = _model("cpu", **TINY, pixel_shuffle=stride, normalization="fixed", norm=1.0, clip=1e9)
+    image = rng.gamma(1.0, 1.0, (27, 21)).astype(np.float32)
+    four = model.predict_maps(image, outputs=("posterior_mean", "prior_mean"), progress=False, flips=4)
+    manual = np.zeros(image.shape)
+    for flip_rows in (1, -1):
+        for flip_cols in (1, -1):
+            view = model.predict_maps(image[::flip_rows, ::flip_cols], outputs=("posterior_mean",),
+                                      progress=False)["posterior_mean"]
+            manual += view[::flip_rows, ::flip_cols] / 4
+    np.testing.assert_allclose(four["posterior_mean"], manual, rtol=1e-5)
+    plain = model.predict_maps(image, outputs=("posterior_mean",), progress=False)["posterior_mean"]
+    assert not np.allclose(four["posterior_mean"], plain, rtol=1e-3)  # the views do differ
+    for i, j in [(0, 0), (13, 10), (26, 20), (5, 17)]:
+        changed = image.copy()
+        changed[i, j] *= 25.0
+        prior = model.predict_maps(changed, outputs=("prior_mean",), progress=False, flips=4)["prior_mean"]
+        assert prior[i, j] == four["prior_mean"][i, j], f"pixel {(i, j)} sees itself"
+        assert not np.array_equal(prior, four["prior_mean"])  # its neighbours do see it
+    configured = Speckle2Void(model.s2v_config.replace(predict_flips=2))
+    configured.set_weights(model.get_weights())
+    two = model.predict_maps(image, outputs=("posterior_mean",), progress=False, flips=2)["posterior_mean"]
+    np.testing.assert_array_equal(configured.predict(image, progress=False), two)
+    for bad in (3, 0, True):
+        with pytest.raises(ValueError, match="flips must be 1, 2 or 4"):
+            model.predict_maps(image, flips=bad, progress=False)
+    with pytest.raises(ValueError, match="predict_flips"):
+        S2VConfig.from_preset("cpu", predict_flips=3)
