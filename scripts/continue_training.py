@@ -268,9 +268,8 @@ def main(argv=None):
         atomic_write_text(curve_file, json.dumps(curve, indent=1))
         print(f"step {step}: validation " + ", ".join(f"{k} {v:.3f}" for k, v in entry.items()), flush=True)
 
-    if not curve:
-        record(s2v.load_model(checkpoints / "ckpt-00000000.keras") if args.scratch
-               else start, 0)
+    if not curve:  # the start checkpoint: the starting weights under this run's configuration
+        record(s2v.load_model(checkpoints / "ckpt-00000000.keras"), 0)
 
     callbacks = [EverySteps(args.eval_every, record)]
     if ultrasound and args.fresh_speckle:
