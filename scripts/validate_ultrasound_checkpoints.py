@@ -32,6 +32,8 @@ parser.add_argument("checkpoints", nargs="+", help=".keras files or shipped name
 parser.add_argument("--like", default="ultrasound", help="shipped model whose prediction settings to use")
 parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="override one of those settings (a predict_* field), e.g. predict_point_target_share=0.001")
+parser.add_argument("--baselines", nargs="*", default=[], help="classical filters scored on the same phantoms "
+                    "(names of s2v.compare.resolve_methods, at their defaults), e.g. nlm_log")
 parser.add_argument("--probes", choices=["randomised", "randomised-reflectors"], default="randomised",
                     help="validation phantoms: randomised_ultrasound_set seeds 600-607, without or with "
                     "bright specular interfaces")
@@ -48,11 +50,16 @@ for item in args.set:
 phantoms = ultrasound_simulations(8, args.probes, seed=600)
 print(f"prediction settings of {args.like}: {settings}")
 print("| checkpoint | B-mode PSNR (dB) | gCNR |\n|---|---:|---:|")
-for name in args.checkpoints:
-    model = s2v.load_model(name).with_prediction_settings(**settings)
+denoisers = {name: s2v.load_model(name).with_prediction_settings(**settings).predict for name in args.checkpoints}
+if args.baselines:
+    from s2v.compare import resolve_methods
+
+    denoisers.update(resolve_methods(args.baselines))
+for name, denoise in denoisers.items():
     psnrs, gcnrs = [], []
     for sim in phantoms:
-        estimate = model.predict(sim["intensity"], progress=False)
+        estimate = denoise(sim["intensity"], progress=False) if name in args.checkpoints \
+            else denoise(sim["intensity"], looks=1.0)
         psnrs.append(bmode_psnr(sim["blurred_echogenicity"], estimate, dynamic_range=60.0))
         envelope = np.sqrt(estimate)
         gcnrs += [gcnr(envelope[c["inside"]], envelope[c["background"]])
