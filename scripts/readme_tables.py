@@ -139,8 +139,13 @@ def card_section(results: Path, method: str, date: str) -> str:
         CARD_END, ""])
 
 
-def update_model_cards(results: Path, checkpoints: Path) -> list[Path]:
-    """Rewrite the study section of every shipped model card; return the cards written."""
+def update_model_cards(results: Path, checkpoints: Path, only=None) -> list[Path]:
+    """Rewrite the study section of every shipped model card (or of the folders in ``only``).
+
+    A card whose current section holds a study table that ``results`` lacks (a partial run,
+    e.g. ``scripts/ultrasound_study.py``) is left as it is, so that no measured table is lost.
+    Returns the cards written.
+    """
     import datetime
     import re
 
@@ -148,7 +153,7 @@ def update_model_cards(results: Path, checkpoints: Path) -> list[Path]:
     written = []
     for folder, method in CARD_METHODS.items():
         card = checkpoints / folder / "MODEL_CARD.md"
-        if not card.is_file():
+        if not card.is_file() or (only and folder not in only):
             continue
         # The placeholder that cards had before measured numbers were copied into them.
         text = card.read_text()
@@ -156,6 +161,11 @@ def update_model_cards(results: Path, checkpoints: Path) -> list[Path]:
                             "## Measured\nRun `make demo`, then `python scripts/readme_tables.py results "
                             "--model-cards` to copy the study numbers here.\n"):
             text = text.replace(placeholder, "")
+        kept = [name for name in TABLES if f"(`results/{name}/`" in text
+                and not (results / name / "summary.csv").is_file()]
+        if kept:
+            print(f"kept {card}: {results} lacks {', '.join(kept)}")
+            continue
         section = card_section(results, method, date)
         pattern = re.compile(re.escape(CARD_BEGIN) + ".*?" + re.escape(CARD_END) + "\n?", re.S)
         text = pattern.sub(lambda _: section, text) if pattern.search(text) else \
@@ -170,10 +180,11 @@ def main(argv=None):
     parser.add_argument("results", type=Path)
     parser.add_argument("--model-cards", action="store_true",
                         help="rewrite the study section of the shipped model cards instead of printing")
+    parser.add_argument("--only", nargs="*", help="with --model-cards: these model folders only")
     args = parser.parse_args(argv)
     if args.model_cards:
         root = Path(__file__).resolve().parent.parent / "s2v_checkpoint"
-        for card in update_model_cards(args.results, root):
+        for card in update_model_cards(args.results, root, args.only):
             print(f"updated {card}")
         return
     for name, (title, columns) in TABLES.items():
