@@ -4,7 +4,8 @@ Each checkpoint gets the prediction-time settings of the shipped ``ultrasound`` 
 ``predict_*`` fields of its configuration: stride threshold, mosaic notch, ratio calibration),
 then despeckles the validation phantoms ``randomised_ultrasound_set`` seeds 600-607 (neither
 trained on nor held out; ``--probes randomised-reflectors``: with bright specular interfaces); printed: mean B-mode PSNR (60 dB, against the PSF-blurred
-echogenicity) and mean gCNR over the anechoic cysts and vessels. The held-out seeds 1000+ and
+echogenicity), mean gCNR over the anechoic cysts and vessels, and the amplitude PSNR (peak of
+the true amplitude), which, unlike the log display, weighs errors on bright structures. The held-out seeds 1000+ and
 2000+ are never used to choose.
 
     python scripts/validate_ultrasound_checkpoints.py runs/ultrasound/checkpoints/ckpt-0000{3000,3500}.keras \
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 import s2v
-from s2v.metrics import bmode_psnr, gcnr
+from s2v.metrics import bmode_psnr, gcnr, psnr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ship_checkpoint import parse_setting  # noqa: E402
@@ -49,19 +50,21 @@ for item in args.set:
     settings[field] = value
 phantoms = ultrasound_simulations(8, args.probes, seed=600)
 print(f"prediction settings of {args.like}: {settings}")
-print("| checkpoint | B-mode PSNR (dB) | gCNR |\n|---|---:|---:|")
+print("| checkpoint | B-mode PSNR (dB) | gCNR | amplitude PSNR (dB) |\n|---|---:|---:|---:|")
 denoisers = {name: s2v.load_model(name).with_prediction_settings(**settings).predict for name in args.checkpoints}
 if args.baselines:
     from s2v.compare import resolve_methods
 
     denoisers.update(resolve_methods(args.baselines))
 for name, denoise in denoisers.items():
-    psnrs, gcnrs = [], []
+    psnrs, gcnrs, amplitude_psnrs = [], [], []
     for sim in phantoms:
         estimate = denoise(sim["intensity"], progress=False) if name in args.checkpoints \
             else denoise(sim["intensity"], looks=1.0)
         psnrs.append(bmode_psnr(sim["blurred_echogenicity"], estimate, dynamic_range=60.0))
+        truth = np.sqrt(sim["blurred_echogenicity"])  # amplitude, peak of the truth: bright errors weigh
+        amplitude_psnrs.append(psnr(truth, np.sqrt(estimate), data_range=float(truth.max())))
         envelope = np.sqrt(estimate)
         gcnrs += [gcnr(envelope[c["inside"]], envelope[c["background"]])
                   for c in sim["regions"]["cysts"] if c["kind"] == "anechoic"]
-    print(f"| {name} | {np.mean(psnrs):.2f} | {np.mean(gcnrs):.3f} |", flush=True)
+    print(f"| {name} | {np.mean(psnrs):.2f} | {np.mean(gcnrs):.3f} | {np.mean(amplitude_psnrs):.2f} |", flush=True)
