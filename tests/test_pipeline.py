@@ -214,8 +214,9 @@ def test_recommended_bmode_pipeline_leaves_no_mosaic():
     """Issue 13: the B-mode output of s2v.despeckle (shipped model, its own stride rule and mosaic
     notch) has no peak at the mosaic frequencies of the stride it used; the same prediction
     without the notch has one (so this test can fail). A validation phantom, seed 609 (measured
-    stride 5; of seeds 608-611 the one whose un-notched mosaic is clearest: peaks 2.3, 5.7, 3.5,
-    1.8 without the notch, 0.2-0.6 with it)."""
+    stride 6 with the model shipped 2026-12-03 evening, 5 with the one before; of seeds 608-611 the
+    one whose un-notched mosaic is clearest: peaks 2.3, 6.9, 4.7, 2.0 without the notch, 0.2-0.5
+    with it)."""
     from s2v.datasets import randomised_ultrasound_set
     from s2v.domains import intensity_to_bmode, to_intensity
     from s2v.metrics import mosaic_peak
