@@ -62,7 +62,7 @@ class PatchSampler:
             raise ValueError(f"got {len(images)} images but {len(targets)} targets")
         self.config = config
         self.augment = bool(augment)
-        self.items = []
+        self.items, self.strides = [], []
         for index, image in enumerate(images):
             y = check_intensity(image, name=f"training image {index}")
             target = None
@@ -70,10 +70,8 @@ class PatchSampler:
                 target = check_intensity(targets[index], name=f"training target {index}")
                 if target.shape != y.shape:
                     raise ValueError(f"training target {index} has shape {target.shape}, image {y.shape}")
-            self.items.append(self._prepare(y, target, image_stride(y, config)))
-        self._weigh()
-
-    def _weigh(self):
+            self.strides.append(image_stride(y, config))
+            self.items.append(self._prepare(y, target, self.strides[-1]))
         sizes = np.array([item.image.size for item in self.items], float)
         self.weights = sizes / sizes.sum()  # big images give proportionally more patches
 
@@ -307,11 +305,10 @@ class SimulatedUltrasoundPatchSampler(PatchSampler):
                                  "s2v.simulate.simulate_ultrasound")
         images = list(images)
         super().__init__([sim["intensity"] for sim in simulations] + images, config, augment=augment)
+        # Each phantom keeps the stride measured on its given realisation (self.strides).
         self.probes = [{key: sim["params"][key] for key in _PROBE_SETTINGS} for sim in simulations]
         self.echogenicities = [np.asarray(sim["echogenicity"]) for sim in simulations]
         self.point_targets = [np.asarray(sim["point_targets"]) for sim in simulations]
-        self.strides = [image_stride(check_intensity(sim["intensity"], name=f"simulation {index}"), config)
-                        for index, sim in enumerate(simulations)]
         self._cache = (None, {})
 
     def _item(self, index: int, step: int) -> _Prepared:
