@@ -32,6 +32,19 @@ def parse_setting(item: str, config) -> tuple[str, object]:
     return field, (value.lower() in ("1", "true", "yes")) if isinstance(current, bool) else type(current)(value)
 
 
+def parse_settings(items, config, parser) -> dict:
+    """``{field: value}`` of the ``--set FIELD=VALUE`` items (:func:`parse_setting`); a bad
+    item ends the script through ``parser.error``."""
+    settings = {}
+    for item in items:
+        try:
+            field, value = parse_setting(item, config)
+        except ValueError as exc:
+            parser.error(str(exc))
+        settings[field] = value
+    return settings
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, help="training folder (with checkpoints/ and config.json)")
@@ -61,12 +74,7 @@ def main(argv=None):
         parser.error(f"{args.run}: no checkpoint found")
     model = load_model(source)
     changes = {} if args.complex_input is None else {"complex_input": args.complex_input}
-    for item in args.set:
-        try:
-            field, value = parse_setting(item, model.s2v_config)
-        except ValueError as exc:
-            parser.error(str(exc))
-        changes[field] = value
+    changes.update(parse_settings(args.set, model.s2v_config, parser))
     if changes:
         model = model.with_prediction_settings(**changes)
     steps = int(source.stem.split("-")[-1]) if source.stem.startswith("ckpt-") else None

@@ -24,7 +24,7 @@ from s2v.metrics import synthetic_protocol_scores
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from continue_training import validation_pairs  # noqa: E402
-from ship_checkpoint import parse_setting  # noqa: E402
+from ship_checkpoint import parse_settings  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("checkpoints", nargs="+", help=".keras files or shipped names")
@@ -32,15 +32,14 @@ parser.add_argument("--looks", default="1", help="comma-separated numbers of loo
 parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="a prediction setting (predict_* field) for every checkpoint, e.g. predict_flips=4")
 args = parser.parse_args()
+settings = parse_settings(args.set, s2v.S2VConfig(), parser)  # predict_* fields: the same for every model
 looks_values = [float(v) for v in args.looks.split(",")]
 pairs = {looks: validation_pairs(looks) for looks in looks_values}
 print(f"settings: {args.set or 'as stored'}")
 print("| checkpoint | " + " | ".join(f"L = {v:g} PSNR / SSIM" for v in looks_values) + " |")
 print("|---|" + "---:|" * len(looks_values))
 for name in args.checkpoints:
-    model = s2v.load_model(name)
-    settings = dict(parse_setting(item, model.s2v_config) for item in args.set)
-    model = model.with_prediction_settings(**settings)
+    model = s2v.load_model(name).with_prediction_settings(**settings)
     cells = []
     for looks in looks_values:
         scores = [synthetic_protocol_scores(clean, model.predict_maps(noisy, looks=looks, progress=False,

@@ -25,7 +25,7 @@ import s2v
 from s2v.metrics import bmode_psnr, gcnr, psnr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ship_checkpoint import parse_setting  # noqa: E402
+from ship_checkpoint import parse_settings  # noqa: E402
 from train_shipped import ultrasound_simulations  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -42,29 +42,27 @@ args = parser.parse_args()
 
 shipped = s2v.load_model(args.like).s2v_config
 settings = {k: v for k, v in shipped.to_dict().items() if k.startswith("predict_")}
-for item in args.set:
-    try:
-        field, value = parse_setting(item, shipped)
-    except ValueError as exc:
-        parser.error(str(exc))
-    settings[field] = value
+settings.update(parse_settings(args.set, shipped, parser))
 phantoms = ultrasound_simulations(8, args.probes, seed=600)
 print(f"prediction settings of {args.like}: {settings}")
 print("| checkpoint | B-mode PSNR (dB) | gCNR | amplitude PSNR (dB) |\n|---|---:|---:|---:|")
-denoisers = {name: s2v.load_model(name).with_prediction_settings(**settings).predict for name in args.checkpoints}
+# One signature for all: intensity in, intensity out (the filters are told L = 1, as in the study).
+denoisers = {name: (lambda image, model=s2v.load_model(name).with_prediction_settings(**settings):
+                    model.predict(image, progress=False))
+             for name in args.checkpoints}
 if args.baselines:
     from s2v.compare import resolve_methods
 
-    denoisers.update(resolve_methods(args.baselines))
+    denoisers.update({name: (lambda image, denoise=denoise: denoise(image, looks=1.0))
+                      for name, denoise in resolve_methods(args.baselines).items()})
 for name, denoise in denoisers.items():
     psnrs, gcnrs, amplitude_psnrs = [], [], []
     for sim in phantoms:
-        estimate = denoise(sim["intensity"], progress=False) if name in args.checkpoints \
-            else denoise(sim["intensity"], looks=1.0)
+        estimate = denoise(sim["intensity"])
         psnrs.append(bmode_psnr(sim["blurred_echogenicity"], estimate, dynamic_range=60.0))
         truth = np.sqrt(sim["blurred_echogenicity"])  # amplitude, peak of the truth: bright errors weigh
-        amplitude_psnrs.append(psnr(truth, np.sqrt(estimate), data_range=float(truth.max())))
         envelope = np.sqrt(estimate)
+        amplitude_psnrs.append(psnr(truth, envelope, data_range=float(truth.max())))
         gcnrs += [gcnr(envelope[c["inside"]], envelope[c["background"]])
                   for c in sim["regions"]["cysts"] if c["kind"] == "anechoic"]
     print(f"| {name} | {np.mean(psnrs):.2f} | {np.mean(gcnrs):.3f} | {np.mean(amplitude_psnrs):.2f} |", flush=True)
