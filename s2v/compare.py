@@ -45,6 +45,7 @@ __all__ = [
     "CompareResults",
     "Rule",
     "compare",
+    "point_blur",
     "conclude",
     "propose_regions",
     "region_mask",
@@ -169,7 +170,7 @@ def _score(item: Item, noisy, estimate, masks, *, data_range) -> dict:
         scores["bmode_ssim"] = _defined(metrics.bmode_ssim, item.ground_truth, estimate,
                                         dynamic_range=BMODE_DYNAMIC_RANGE)
         if item.points:
-            scores["point_fwhm"] = _point_blur(reference, amplitude, item.points)
+            scores["point_fwhm"] = point_blur(reference, amplitude, item.points)
     if masks["homogeneous"]:
         scores["enl"] = float(np.mean([_defined(metrics.enl, estimate[m])
                                        for m in masks["homogeneous"]]))
@@ -192,7 +193,7 @@ def _score(item: Item, noisy, estimate, masks, *, data_range) -> dict:
     return scores
 
 
-def _point_blur(reference_amplitude, amplitude, points) -> float:
+def point_blur(reference_amplitude, amplitude, points) -> float:
     """Median over point targets of the estimate's FWHM over the ground truth's (1 = no blur).
 
     The FWHM of a target is the geometric mean of its axial and lateral widths on amplitude

@@ -287,14 +287,20 @@ class SimulatedUltrasoundPatchSampler(PatchSampler):
         which have no echogenicity to re-simulate).
     augment : bool
         Random horizontal and vertical flips.
+    scanner : bool
+        Export each realisation as a clinical scanner would and train on what a user reads
+        back (:func:`s2v.simulate.scanner_export`: random depth-dependent gain, display
+        dynamic range 45-85 dB, 8 bits, read at 60 dB), drawn anew at every step.
 
     Notes
     -----
     The scatterers of phantom ``i`` at step ``s`` are drawn from a generator keyed by
-    ``(seed, s, i)``: a resumed run sees the same batches.
+    ``(seed, s, i)``, the scanner export from ``(seed, s, i, 2)``: a resumed run sees the same
+    batches.
     """
 
-    def __init__(self, simulations, config: S2VConfig, *, images=(), augment: bool = True):
+    def __init__(self, simulations, config: S2VConfig, *, images=(), augment: bool = True,
+                 scanner: bool = False):
         simulations = list(simulations)
         if not simulations:
             raise ValueError("no simulations were given")
@@ -309,6 +315,7 @@ class SimulatedUltrasoundPatchSampler(PatchSampler):
         self.probes = [{key: sim["params"][key] for key in _PROBE_SETTINGS} for sim in simulations]
         self.echogenicities = [np.asarray(sim["echogenicity"]) for sim in simulations]
         self.point_targets = [np.asarray(sim["point_targets"]) for sim in simulations]
+        self.scanner = bool(scanner)
         self._cache = (None, {})
 
     def _item(self, index: int, step: int) -> _Prepared:
@@ -324,7 +331,12 @@ class SimulatedUltrasoundPatchSampler(PatchSampler):
             realisation = simulate_ultrasound(
                 self.echogenicities[index], point_targets=self.point_targets[index],
                 seed=[self.config.seed, int(step), index], **self.probes[index])
-            prepared[index] = self._prepare(realisation["intensity"], None, self.strides[index])
+            intensity = realisation["intensity"]
+            if self.scanner:  # the log mapping keeps the log-speckle correlation, hence the stride
+                from .simulate import scanner_export
+
+                intensity = scanner_export(intensity, None, seed=[self.config.seed, int(step), index, 2])["intensity"]
+            prepared[index] = self._prepare(intensity, None, self.strides[index])
         return prepared[index]
 
 

@@ -189,22 +189,34 @@ def _simulated_item(name: str, sim: dict, intensity) -> dict:
     }
 
 
-def simulation_items(simulations, *, bmode8: bool = False, suffix: str = "") -> list:
-    """Harness items of simulations, each as intensity (|IQ|^2) or as its 8-bit export.
+def simulation_items(simulations, *, bmode8: bool = False, scanner: bool = False, suffix: str = "") -> list:
+    """Harness items of simulations, each as intensity (|IQ|^2) or as an 8-bit export.
 
     ``bmode8``: the 8-bit 60 dB B-mode a scanner exports, converted back to intensity as
-    ``s2v.despeckle(bmode, domain="bmode")`` converts it (name suffix ``_bmode8``); otherwise
-    the simulation's intensity. ``suffix`` is appended to every name (``sim_us_<seed>``).
+    ``s2v.despeckle(bmode, domain="bmode")`` converts it (name suffix ``_bmode8``);
+    ``scanner``: the scanner export of :func:`s2v.datasets.scanner_ultrasound_set` (random
+    depth gain and display dynamic range, read back at 60 dB; its ``reference_intensity`` is
+    the ground truth; suffix ``_scanner``); otherwise the simulation's intensity. ``suffix``
+    is appended to every name (``sim_us_<seed>``).
     """
     from .domains import bmode_to_intensity
 
-    def intensity(sim):
-        if not bmode8:
-            return sim["intensity"]
-        return bmode_to_intensity(sim["bmode"], dynamic_range=60.0, reference=sim["params"]["bmode_reference"])
+    if bmode8 and scanner:
+        raise ValueError("simulation_items: bmode8 and scanner are two different exports; choose one")
 
-    return [_simulated_item(f"sim_us_{sim['seed']}{'_bmode8' if bmode8 else ''}{suffix}", sim, intensity(sim))
-            for sim in simulations]
+    def item(sim):
+        if scanner:
+            export = sim["scanner"]
+            return _simulated_item(f"sim_us_{sim['seed']}_scanner{suffix}",
+                                   {**sim, "blurred_echogenicity": export["reference_intensity"]},
+                                   export["intensity"])
+        if bmode8:
+            intensity = bmode_to_intensity(sim["bmode"], dynamic_range=60.0,
+                                           reference=sim["params"]["bmode_reference"])
+            return _simulated_item(f"sim_us_{sim['seed']}_bmode8{suffix}", sim, intensity)
+        return _simulated_item(f"sim_us_{sim['seed']}{suffix}", sim, sim["intensity"])
+
+    return [item(sim) for sim in simulations]
 
 
 def simulated_ultrasound_items(quick: bool) -> list:

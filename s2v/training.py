@@ -482,7 +482,8 @@ def train_synthetic(clean_images, config=None, *, out_dir, supervised=False, res
 
 
 def train_simulated_ultrasound(simulations, config=None, *, out_dir, images=(), resume=True, total_steps=None,
-                               validation=None, tensorboard=True, verbose=1, callbacks=()) -> Speckle2Void:
+                               validation=None, tensorboard=True, verbose=1, callbacks=(),
+                               scanner: bool = False) -> Speckle2Void:
     """Train self-supervised on ultrasound phantoms re-simulated at every step.
 
     The ultrasound counterpart of :func:`train_synthetic`: each step draws a new
@@ -502,6 +503,9 @@ def train_simulated_ultrasound(simulations, config=None, *, out_dir, images=(), 
         Fixed noisy **intensity** images trained on alongside.
     out_dir, resume, total_steps, validation, tensorboard, verbose, callbacks
         As for :func:`train` (``validation`` defaults to a crop of the first simulation).
+    scanner : bool
+        Train on scanner exports of the realisations (8-bit B-modes with random gain and
+        display dynamic range, read back at 60 dB; see the sampler's ``scanner``).
 
     Returns
     -------
@@ -513,7 +517,8 @@ def train_simulated_ultrasound(simulations, config=None, *, out_dir, images=(), 
     config = S2VConfig.coerce(config, "cpu")
     total, out_dir = run_limits(config, total_steps, out_dir)
     intensities = [check_intensity(image, name=f"training image {index}") for index, image in enumerate(images)]
-    sampler = SimulatedUltrasoundPatchSampler(simulations, config, images=intensities, augment=config.flips)
+    sampler = SimulatedUltrasoundPatchSampler(simulations, config, images=intensities, augment=config.flips,
+                                              scanner=scanner)
     first = [np.asarray(simulations[0]["intensity"], np.float32)]
     return _train_from_sampler(sampler, first, config, total, out_dir, out_dir, out_dir / "checkpoints",
                                resume, validation, tensorboard, verbose, None, False, callbacks)

@@ -141,12 +141,14 @@ def main(argv=None):
                         "(seeds 0..N-1, default 12 as for the shipped model)")
     parser.add_argument("--looks-range", help="synthetic runs with --fresh-speckle: comma-separated numbers "
                         "of looks drawn per patch (S2VConfig.looks_range), e.g. 1,2,4,8; validated at each")
-    parser.add_argument("--probes", choices=["training", "randomised", "randomised-reflectors"],
+    parser.add_argument("--probes", choices=["training", "randomised", "randomised-reflectors", "scanner"],
                         default="training",
                         help="ultrasound: phantoms of simulated_ultrasound_set (the shipped model's "
                         "probe ranges) or of randomised_ultrasound_set (random phantom type, probe, "
                         "grid and carrier; validated on its seeds 600-607), the latter with bright "
-                        "specular interfaces (randomised-reflectors)")
+                        "specular interfaces (randomised-reflectors); 'scanner' (with --fresh-speckle): "
+                        "those, exported at every step as 8-bit scanner B-modes with random gain and "
+                        "dynamic range, validated on scanner_ultrasound_set seeds 600-607")
     parser.add_argument("--stride-rule", choices=["fixed", "correlation"],
                         help="ultrasound: the shipped model's constant pixel_shuffle, or the stride "
                         "measured on each image (S2VConfig.stride_from_correlation)")
@@ -161,6 +163,8 @@ def main(argv=None):
                      f"{ULTRASOUND_VALIDATION_SEED} on are validation and held-out images)")
     if args.looks_range and (ultrasound or not args.fresh_speckle):
         parser.error("--looks-range needs speckle drawn per patch: a synthetic run with --fresh-speckle")
+    if args.probes == "scanner" and not args.fresh_speckle:
+        parser.error("--probes scanner exports each new realisation: it needs --fresh-speckle")
     if not ultrasound and (args.probes != "training" or args.stride_rule):
         parser.error("--probes and --stride-rule are for the ultrasound run")
     data_options = ({"simulations": args.simulations, "real_images": True, "probes": args.probes}
@@ -239,8 +243,15 @@ def main(argv=None):
         else:
             noisy = ultrasound_training_set(args.simulations, probes=args.probes)
         clean = None
-        validation = ultrasound_simulations(4 if args.probes == "training" else 8, args.probes,
-                                            seed=ULTRASOUND_VALIDATION_SEED)
+        if args.probes == "scanner":
+            from s2v.datasets import scanner_ultrasound_set
+
+            validation = [{**sim, "intensity": sim["scanner"]["intensity"],
+                           "blurred_echogenicity": sim["scanner"]["reference_intensity"]}
+                          for sim in scanner_ultrasound_set(8, seed=ULTRASOUND_VALIDATION_SEED)]
+        else:
+            validation = ultrasound_simulations(4 if args.probes == "training" else 8, args.probes,
+                                                seed=ULTRASOUND_VALIDATION_SEED)
     else:
         noisy, clean = synthetic_training_set()
         validation = {looks: validation_pairs(looks) for looks in (config.looks_range or (config.looks,))}
@@ -276,7 +287,8 @@ def main(argv=None):
         from s2v.training import train_simulated_ultrasound
 
         train_simulated_ultrasound(simulations, config, out_dir=out_dir, images=noisy, total_steps=args.steps,
-                                   verbose=2, tensorboard=False, callbacks=callbacks)
+                                   verbose=2, tensorboard=False, callbacks=callbacks,
+                                   scanner=args.probes == "scanner")
     elif args.fresh_speckle:
         from s2v.training import train_synthetic
 

@@ -50,7 +50,7 @@ ULTRASOUND_STRIDE = 4
 
 
 #: The phantom sets a run can train on (``--probes`` of ``continue_training.py``).
-ULTRASOUND_PROBE_SETS = ("training", "randomised", "randomised-reflectors")
+ULTRASOUND_PROBE_SETS = ("training", "randomised", "randomised-reflectors", "scanner")
 
 
 def ultrasound_simulations(count: int, probes: str = "training", *, seed: int = 0) -> list[dict]:
@@ -58,7 +58,9 @@ def ultrasound_simulations(count: int, probes: str = "training", *, seed: int = 
 
     ``probes``: ``"training"`` (:func:`s2v.datasets.simulated_ultrasound_set`, the shipped
     model's), ``"randomised"`` (:func:`s2v.datasets.randomised_ultrasound_set`) or
-    ``"randomised-reflectors"`` (the same with bright specular interfaces).
+    ``"randomised-reflectors"`` (the same with bright specular interfaces); ``"scanner"``: those
+    same phantoms, which training exports as scanner B-modes at every step (and validation
+    reads from :func:`s2v.datasets.scanner_ultrasound_set`).
     """
     from s2v.datasets import randomised_ultrasound_set, simulated_ultrasound_set
 
@@ -66,7 +68,7 @@ def ultrasound_simulations(count: int, probes: str = "training", *, seed: int = 
         raise ValueError(f"probes must be one of {ULTRASOUND_PROBE_SETS}, got {probes!r}")
     if probes == "training":
         return simulated_ultrasound_set(count, seed=seed)
-    return randomised_ultrasound_set(count, seed=seed, reflectors=probes == "randomised-reflectors")
+    return randomised_ultrasound_set(count, seed=seed, reflectors=probes in ("randomised-reflectors", "scanner"))
 
 
 def ultrasound_training_set(simulations: int = 12, probes: str = "training"):

@@ -253,3 +253,23 @@ def test_randomised_reflectors_change_only_the_echogenicity_and_leave_the_region
         for cyst in b["regions"]["cysts"]:
             assert not (cyst["background"] & brighter).any() and not (cyst["inside"] & brighter).any()
         assert not (b["regions"]["homogeneous"] & brighter).any()
+
+
+def test_scanner_set_exports_the_randomised_phantoms_with_reflectors():
+    """scanner_ultrasound_set: the phantoms and probes of randomised_ultrasound_set(reflectors=True)
+    for the same seeds, each with an 8-bit scanner export of its own display dynamic range."""
+    from s2v.datasets import randomised_ultrasound_set, scanner_ultrasound_set
+
+    scanner = scanner_ultrasound_set(2, seed=600, shape=(129, 97))
+    plain = randomised_ultrasound_set(2, seed=600, shape=(129, 97), reflectors=True)
+    ranges = []
+    for exported, original in zip(scanner, plain):
+        np.testing.assert_array_equal(exported["intensity"], original["intensity"])
+        export = exported["scanner"]
+        assert export["bmode"].dtype == np.uint8 and export["intensity"].shape == (129, 97)
+        assert 45.0 <= export["params"]["dynamic_range"] <= 85.0
+        assert export["reference_intensity"].shape == (129, 97)
+        ranges.append(export["params"]["dynamic_range"])
+    assert ranges[0] != ranges[1]
+    again = scanner_ultrasound_set(1, seed=600, shape=(129, 97))[0]["scanner"]
+    np.testing.assert_array_equal(again["bmode"], scanner[0]["scanner"]["bmode"])

@@ -531,3 +531,36 @@ def test_specular_reflectors_brighten_thin_bands_by_the_drawn_level():
         add_specular_reflectors(echogenicity, level_db=(30.0, 10.0))
     with pytest.raises(ValueError, match="count"):
         add_specular_reflectors(echogenicity, count=-1)
+
+
+def test_scanner_export_maps_intensity_and_truth_through_the_same_log_compression():
+    """scanner_export: the user's intensity is (gain I / I_ref) ** (DR_a / DR) up to the 8-bit
+    rounding, the ground truth goes through the same mapping, and the gain varies with depth."""
+    from s2v.simulate import depth_gain, scanner_export
+
+    rng = np.random.default_rng(3)
+    truth = np.full((61, 47), 2.0, np.float32)
+    noisy = (truth * rng.exponential(1.0, truth.shape)).astype(np.float32)
+    out = scanner_export(noisy, truth, dynamic_range=80.0, seed=7)
+    again = scanner_export(noisy, truth, dynamic_range=80.0, seed=7)
+    np.testing.assert_array_equal(out["bmode"], again["bmode"])  # seeded
+    assert out["bmode"].dtype == np.uint8 and out["params"]["dynamic_range"] == 80.0
+    exponent = 60.0 / 80.0
+    reference = out["params"]["reference"]
+    expected = (noisy.astype(np.float64) * out["gain"] / reference) ** exponent
+    visible = (out["bmode"] > 0) & (out["bmode"] < 255)  # clipped: below -80 dB, above the 99.9th percentile
+    # One grey level is 80/255 dB of the scanner's scale, read as 60/255 dB: half of it is the rounding.
+    error_db = np.abs(10 * np.log10(out["intensity"][visible] / expected[visible]))
+    assert error_db.max() <= 0.5 * 60.0 / 255.0 + 1e-4
+    np.testing.assert_allclose(out["reference_intensity"], (truth * out["gain"] / reference) ** exponent, rtol=1e-5)
+    gain_db = 10 * np.log10(depth_gain((200, 30), near_field_db=(12.0, 12.0), near_field_depth=(0.1, 0.1),
+                                       slope_db=(0.0, 0.0), lateral_db=(0.0, 0.0), seed=1))
+    assert gain_db[0, 0] == pytest.approx(12.0 * np.exp(-0.5 / 200 / 0.1), abs=1e-3)
+    assert gain_db[-1, 0] == pytest.approx(0.0, abs=0.01) and np.ptp(gain_db[:, 0]) > 11.0
+    assert "reference_intensity" not in scanner_export(noisy, None, seed=1)
+    flat = scanner_export(noisy, truth, gain=False, dynamic_range=(50.0, 50.0), seed=2)
+    np.testing.assert_array_equal(flat["gain"], 1.0)
+    with pytest.raises(ValueError, match="dynamic_range"):
+        scanner_export(noisy, truth, dynamic_range=(80.0, 40.0))
+    with pytest.raises(ValueError, match="same shape"):
+        scanner_export(noisy, truth[:-1])

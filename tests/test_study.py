@@ -39,3 +39,23 @@ def test_the_conclusion_checks_a_method_on_held_out_images_only():
     finally:
         study.TRAINED_ON.clear()
         study.TRAINED_ON.update(study_trained_on)
+
+
+def test_simulation_items_score_a_scanner_export_against_its_mapped_truth():
+    """simulation_items(scanner=True): the user's intensity of the export, and its ground truth
+    mapped through the same log compression (not the simulation's own blurred echogenicity)."""
+    import numpy as np
+
+    from s2v.datasets import scanner_ultrasound_set
+    from s2v.study import simulation_items
+
+    sims = scanner_ultrasound_set(1, seed=600, shape=(129, 97))
+    (scanner,) = simulation_items(sims, scanner=True)
+    (plain,) = simulation_items(sims)
+    assert scanner["name"] == "sim_us_600_scanner" and plain["name"] == "sim_us_600"
+    np.testing.assert_array_equal(scanner["intensity"], sims[0]["scanner"]["intensity"])
+    np.testing.assert_array_equal(scanner["ground_truth"], sims[0]["scanner"]["reference_intensity"])
+    np.testing.assert_array_equal(plain["ground_truth"], sims[0]["blurred_echogenicity"])
+    assert scanner["regions"] == plain["regions"] and scanner["points"] == plain["points"]
+    with pytest.raises(ValueError, match="choose one"):
+        simulation_items(sims, scanner=True, bmode8=True)

@@ -389,6 +389,35 @@ def test_simulated_ultrasound_batches_are_fresh_realisations_prepared_as_fixed_i
         SimulatedUltrasoundPatchSampler([{"intensity": real}], config)
 
 
+def test_scanner_batches_are_the_scanner_exports_of_the_same_realisations():
+    """scanner=True: each patch is cut from scanner_export(realisation of (seed, step, phantom),
+    seed (seed, step, phantom, 2)) -- the same road as a fixed image -- with the stride of the
+    given realisation."""
+    from s2v.patches import SimulatedUltrasoundPatchSampler
+    from s2v.simulate import scanner_export, simulate_ultrasound
+
+    config = S2VConfig.from_preset("cpu", **{**TINY, "patch_size": 20, "batch_size": 4})
+    simulations = _small_simulations()
+    sampler = SimulatedUltrasoundPatchSampler(simulations, config, scanner=True)
+    noisy, valid = sampler.batch(4)
+    np.testing.assert_array_equal(noisy, sampler.batch(4)[0])  # deterministic per step (exact resume)
+    settings = ("center_frequency", "fractional_bandwidth", "lateral_beam_width", "pixel_size",
+                "sound_speed", "demodulation_frequency", "dynamic_range")
+    exports = [scanner_export(simulate_ultrasound(sim["echogenicity"], point_targets=sim["point_targets"],
+                                                  seed=[config.seed, 4, index],
+                                                  **{k: sim["params"][k] for k in settings})["intensity"],
+                              None, seed=[config.seed, 4, index, 2])["intensity"]
+               for index, sim in enumerate(simulations)]
+    fixed = PatchSampler(exports, config)
+    fixed.strides = sampler.strides  # the strides of the given realisations, as the sampler keeps them
+    fixed.items = [fixed._prepare(image, None, stride) for image, stride in zip(exports, sampler.strides)]
+    expected_noisy, expected_valid = fixed.batch(4)
+    np.testing.assert_array_equal(noisy, expected_noisy)
+    np.testing.assert_array_equal(valid, expected_valid)
+    plain = SimulatedUltrasoundPatchSampler(simulations, config).batch(4)[0]
+    assert not np.array_equal(noisy, plain)
+
+
 def test_train_simulated_ultrasound_resumes_exactly_and_learns(tmp_path):
     from s2v.metrics import bmode_psnr
     from s2v.simulate import simulate_ultrasound, ultrasound_phantom

@@ -14,7 +14,9 @@ Three families, all seeded and all returning the noise-free quantity next to the
   physical units: complex IQ with spatially CORRELATED speckle, its envelope, intensity and
   B-mode, plus the echogenicity and the PSF-blurred echogenicity as ground truth;
   :func:`simulate_ultrasound_pymust` does the same with a physical array simulation
-  (plane-wave transmit, delay-and-sum) when the optional package ``pymust`` is installed.
+  (plane-wave transmit, delay-and-sum) when the optional package ``pymust`` is installed;
+  :func:`scanner_export` turns a simulation into the 8-bit B-mode a clinical scanner
+  exports (depth-dependent gain, its own display dynamic range) and what a user reads back.
 * :func:`simulate_correlated_slc` -- SAR-like single-look complex (SLC) speckle whose spectrum
   is a tapered, band-limited, optionally off-centre window, with optional point targets: the
   test bed of the blind speckle decorrelator (:mod:`s2v.decorrelation`).
@@ -25,7 +27,8 @@ Every ``seed`` argument accepts ``None``, an integer or a :class:`numpy.random.G
 
 Modules: :mod:`~s2v.simulate.speckle` (Gamma speckle, synthetic protocol),
 :mod:`~s2v.simulate.ultrasound` (phantom, PSF, convolution simulator),
-:mod:`~s2v.simulate.reflectors` (specular interfaces),
+:mod:`~s2v.simulate.reflectors` (specular interfaces), :mod:`~s2v.simulate.scanner`
+(scanner export),
 :mod:`~s2v.simulate.ultrasound_pymust` (the ``pymust`` bridge), :mod:`~s2v.simulate.sar`
 (correlated SLC); every public name is importable from :mod:`s2v.simulate`.
 """
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 from .reflectors import add_specular_reflectors
 from .sar import simulate_correlated_slc
+from .scanner import depth_gain, scanner_export
 from .speckle import gamma_speckle, synthetic_protocol_pair, synthetic_protocol_set
 from .ultrasound import simulate_ultrasound, ultrasound_phantom, ultrasound_psf, vessel_phantom
 from .ultrasound_pymust import simulate_ultrasound_pymust
@@ -49,4 +53,6 @@ __all__ = [
     "simulate_ultrasound",
     "simulate_ultrasound_pymust",
     "simulate_correlated_slc",
+    "depth_gain",
+    "scanner_export",
 ]
