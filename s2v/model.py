@@ -25,7 +25,7 @@ from keras import layers, ops
 
 from . import __version__, bayes
 from .batches import (TRAINING_PLANES, apply_normalisation, draw_shift_rows,  # noqa: F401 (re-exported)
-                      normalisation_constants, normalise_intensity, pack_batch, to_mosaic)
+                      local_level, normalisation_constants, normalise_intensity, pack_batch, to_mosaic)
 from .config import LOG_INPUT_FLOOR, LOG_LOSS_FLOOR, ConfigError, S2VConfig
 from .distribute import scale_loss_for_replicas, step_logs
 from .nets import CausalBranch, rotate, shift_down
@@ -367,9 +367,18 @@ class Speckle2Void(keras.Model):
                     maps[name] = maps[name] * np.float32(gain)
         return {name: maps[name] for name in outputs}
 
+    def _point_target_level(self, y):
+        """The local median of ``y`` under ``predict_point_targets='local'``, else None."""
+        if self.s2v_config.predict_point_targets != "local":
+            return None
+        return local_level(y)
+
     def _ratio_gain(self, y, estimate) -> float:
         """Mean of ``y / estimate`` over the pixels that are neither point targets nor zero."""
         _, clip_value, _ = normalisation_constants(y, self.s2v_config, prediction=True)
+        level = self._point_target_level(y)
+        if level is not None:
+            clip_value = np.float32(self.s2v_config.clip) * level
         usable = (y <= clip_value) & (estimate > 0)
         if not usable.any():
             return 1.0
@@ -449,7 +458,9 @@ class Speckle2Void(keras.Model):
 
     def _mosaic_maps(self, y, stride, looks, tile_size, outputs, progress):
         """:meth:`_maps` of the stride x stride mosaic of ``y``, shuffled back to its grid."""
-        maps = self._maps(to_mosaic(y, stride)[0], looks, tile_size, outputs, progress)
+        level = self._point_target_level(y)  # of the image, not of the mosaic's sub-images
+        level = None if level is None else to_mosaic(level, stride)[0]
+        maps = self._maps(to_mosaic(y, stride)[0], looks, tile_size, outputs, progress, level=level)
         return {name: pixel_shuffle(value, stride, shape=y.shape) for name, value in maps.items()}
 
     def predict(self, x, *, looks=None, tile_size=None, progress=True):
@@ -502,15 +513,19 @@ class Speckle2Void(keras.Model):
                 raise ValueError(f"frame {index} of the stack: {exc}") from None
         return np.stack(frames)
 
-    def _maps(self, y, looks, tile_size, outputs, progress):
+    def _maps(self, y, looks, tile_size, outputs, progress, level="image"):
         """The requested maps of an (H, W) intensity image, by exact overlapping tiles.
 
         The normalisation constants come from the whole image; then each tile is
         normalised, predicted and turned into maps on its own, so memory holds
         the input (possibly memory-mapped), the requested outputs and one tile --
-        no whole-image temporaries, which matters at 10^8 pixels.
+        no whole-image temporaries, which matters at 10^8 pixels -- and, under the
+        local point-target rule, its float32 level map ``level`` (default: of ``y``;
+        the pixel-shuffle path passes the mosaic of the image's).
         """
         scale, clip_value, fill = normalisation_constants(y, self.s2v_config, prediction=True)
+        if isinstance(level, str):
+            level = self._point_target_level(y)
         core = int(tile_size or _DEFAULT_TILE)
         if core < 1:
             raise ValueError(f"tile_size must be a positive integer, got {tile_size!r}")
@@ -526,6 +541,9 @@ class Speckle2Void(keras.Model):
             r1, c1 = min(r0 + core, height), min(c0 + core, width)
             a0, a1 = max(r0 - margin, 0), min(r1 + margin, height)
             b0, b1 = max(c0 - margin, 0), min(c1 + margin, width)
+            if level is not None:  # the local rule: clip times the local median, filled with it
+                local = level[a0:a1, b0:b1]
+                clip_value, fill = np.float32(self.s2v_config.clip) * local, local / np.float32(scale)
             normalised, valid = apply_normalisation(y[a0:a1, b0:b1], scale, clip_value, fill)
             inner = (slice(r0 - a0, r1 - a0), slice(c0 - b0, c1 - b0))
             alpha_beta = self._network(normalised)[inner]

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from s2v.batches import draw_shift_rows, pack_batch, to_mosaic
-from s2v.config import S2VConfig
+from s2v.config import ConfigError, S2VConfig
 from s2v.model import Speckle2Void, total_variation
 from s2v.nets import rotate, shift_down
 
@@ -153,6 +153,60 @@ def test_point_target_share_caps_the_pixels_copied_back(rng):
     # Training keeps the reference rule whatever the cap (the cap is a prediction setting).
     _, train_clip, _ = normalisation_constants(image, capped.s2v_config)
     assert train_clip == normalisation_constants(image, reference.s2v_config)[1]
+
+
+def test_local_level_follows_depth_gain_and_ignores_a_point_target(rng):
+    """local_level: the local median of single-look speckle (within 15 % away from a +20 dB step,
+    whose log mean it follows), moved by under 2 % by a point target 10^4 times the tissue."""
+    from s2v.batches import local_level
+
+    level = np.where(np.arange(161)[:, None] < 80, 1.0, 100.0) * np.ones((161, 123))
+    image = (level * rng.exponential(1.0, level.shape)).astype(np.float32)
+    estimate = local_level(image)
+    assert estimate.shape == image.shape and estimate.dtype == np.float32
+    median = np.log(2.0) * level  # the median of exponential speckle of mean `level`
+    far = (np.abs(np.arange(161) - 80) > 30)[:, None] & np.ones((1, 123), bool)
+    np.testing.assert_allclose(estimate[far], median[far], rtol=0.15)
+    with_target = image.copy()
+    with_target[40, 60] = 1e4 * level[40, 60]
+    assert np.max(np.abs(local_level(with_target) / estimate - 1.0)) < 0.02
+    np.testing.assert_array_equal(local_level(image), estimate)  # deterministic
+
+
+def test_local_point_target_rule_keeps_bright_tissue_and_finds_point_targets(rng):
+    """predict_point_targets='local': a bright region (+30 dB, a third of the image) is
+    despeckled, not copied back, under the local rule (away from its edge, where the 40-px level
+    blends both sides) and copied back under the global one;
+    a point target within it is copied back under both; tiles and the pixel shuffle give
+    the same answer as the whole image."""
+    gain = np.where(np.arange(121)[:, None] < 60, 1e3, 1.0) * np.ones((121, 59))
+    image = (gain * rng.exponential(1.0, gain.shape)).astype(np.float32)
+    image[10, 30] = 1e3 * 5e3  # a point target in the bright region
+    overrides = dict(TINY, normalization="median", clip=50.0)
+    global_rule = _model("cpu", **overrides)
+    local_rule = global_rule.with_prediction_settings(predict_point_targets="local")
+    bright = gain > 1
+    inner = bright & (np.arange(121)[:, None] < 30)  # 30+ px from the edge of the bright region
+    for model, copies_bright in ((global_rule, True), (local_rule, False)):
+        maps = model.predict_maps(image, looks=1.0, progress=False)
+        assert maps["posterior_mean"][10, 30] == image[10, 30]
+        copied = maps["posterior_std"] == 0  # exactly the point targets (the posterior std is > 0 elsewhere)
+        assert copied[10, 30] and (copied[inner].mean() > 0.5) == copies_bright
+        assert copied[~bright].mean() < 0.01
+    whole = local_rule.predict_maps(image, looks=1.0, progress=False)
+    tiled = local_rule.predict_maps(image, looks=1.0, tile_size=16, progress=False)
+    for name in whole:
+        np.testing.assert_allclose(tiled[name], whole[name], rtol=2e-4, atol=1e-6)
+    shuffled = local_rule.predict_maps(image, looks=1.0, pixel_shuffle=2, progress=False)
+    copied = shuffled["posterior_std"] == 0
+    assert shuffled["posterior_mean"][10, 30] == image[10, 30] and copied[10, 30] and copied[inner].mean() < 0.01
+    with pytest.raises(ConfigError, match="normalization='median'"):
+        S2VConfig.from_preset("paper", predict_point_targets="local")  # the paper's normalisation is fixed
+    with pytest.raises(ConfigError, match="set one of them"):
+        S2VConfig.from_preset("cpu", normalization="median", predict_point_targets="local",
+                              predict_point_target_share=0.01)
+    with pytest.raises(ConfigError, match="predict_point_targets"):
+        S2VConfig.from_preset("cpu", predict_point_targets="nearby")
 
 
 def test_with_prediction_settings_keeps_the_weights_and_refuses_training_fields():
