@@ -29,7 +29,9 @@ DEFAULT_CHECKPOINT = {
     "intensity": "synthetic-L1",
     "amplitude": "synthetic-L1",
     "complex": "ultrasound",
-    "bmode": "ultrasound",
+    # Trained on simulated scanner exports (unknown display range, gain drift, 8 bits): chosen
+    # for B-mode input on the scanner-like validation phantoms (its model card).
+    "bmode": "ultrasound-bmode",
 }
 
 DOMAINS = tuple(DEFAULT_CHECKPOINT)

@@ -72,7 +72,7 @@ def apbsn_method() -> dict:
 def ultrasound_methods(quick: bool = False) -> dict:
     """The ultrasound comparison: baselines, the shipped Speckle2Void models, AP-BSN."""
     return {**resolve_methods(QUICK_BASELINES if quick else BASELINE_METHODS),
-            **speckle2void_methods(["ultrasound", "ultrasound-noshuffle", "synthetic-L1"]),
+            **speckle2void_methods(["ultrasound", "ultrasound-bmode", "ultrasound-noshuffle", "synthetic-L1"]),
             **apbsn_method()}
 
 
@@ -266,6 +266,7 @@ def real_ultrasound_items(quick: bool) -> list:
 #: real-data check leaves them out for that method.
 TRAINED_ON = {
     "s2v:ultrasound": ("must_disk_iq_frame0", "picmus_1pw", "picmus_75pw"),
+    "s2v:ultrasound-bmode": ("must_disk_iq_frame0", "picmus_1pw", "picmus_75pw"),
     "s2v:ultrasound-noshuffle": ("must_disk_iq_frame0", "picmus_1pw", "picmus_75pw"),
     "apbsn": ("us_pelvis_aloka", "us_lymph_node_ge"),
 }

@@ -84,7 +84,8 @@ def unchecked_ranks(simulated: list[dict], rule) -> list[tuple[str, float]]:
 
 #: The study's method name of each shipped model folder.
 CARD_METHODS = {"synthetic-L1": "s2v:synthetic-L1", "synthetic-L1-supervised": "s2v:synthetic-L1-supervised",
-                "ultrasound": "s2v:ultrasound", "ultrasound-noshuffle": "s2v:ultrasound-noshuffle",
+                "ultrasound": "s2v:ultrasound", "ultrasound-bmode": "s2v:ultrasound-bmode",
+                "ultrasound-noshuffle": "s2v:ultrasound-noshuffle",
                 "sar": "s2v:sar", "apbsn": "apbsn"}
 #: Table columns where a higher value is better, to pick the best classical method of a table.
 _RANK_COLUMN = {"ultrasound_simulated": "bmode_psnr", "ultrasound_real": "enl", "synthetic": "psnr",
