@@ -332,10 +332,11 @@ class SimulatedUltrasoundPatchSampler(PatchSampler):
                 self.echogenicities[index], point_targets=self.point_targets[index],
                 seed=[self.config.seed, int(step), index], **self.probes[index])
             intensity = realisation["intensity"]
-            if self.scanner:  # the log mapping keeps the log-speckle correlation, hence the stride
+            if self.scanner:  # a power law: the log-speckle correlation (so the stride) stays, up to rounding
                 from .simulate import scanner_export
 
-                intensity = scanner_export(intensity, None, seed=[self.config.seed, int(step), index, 2])["intensity"]
+                export = scanner_export(intensity, None, seed=[self.config.seed, int(step), index, 2])
+                intensity = export["intensity"]
             prepared[index] = self._prepare(intensity, None, self.strides[index])
         return prepared[index]
 
