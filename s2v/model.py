@@ -346,7 +346,8 @@ class Speckle2Void(keras.Model):
         for flip_rows, flip_cols in views:
             view = y[::-1 if flip_rows else 1, ::-1 if flip_cols else 1]
             if stride == 1:
-                predicted = self._maps(view, looks, tile_size, wanted, progress)
+                predicted = self._maps(view, looks, tile_size, wanted, progress,
+                                       level=self._point_target_level(view))
             else:
                 predicted = self._shuffled_maps(view, stride, offsets, looks, tile_size, wanted, progress)
             for name, value in predicted.items():
@@ -513,19 +514,18 @@ class Speckle2Void(keras.Model):
                 raise ValueError(f"frame {index} of the stack: {exc}") from None
         return np.stack(frames)
 
-    def _maps(self, y, looks, tile_size, outputs, progress, level="image"):
+    def _maps(self, y, looks, tile_size, outputs, progress, level=None):
         """The requested maps of an (H, W) intensity image, by exact overlapping tiles.
 
         The normalisation constants come from the whole image; then each tile is
         normalised, predicted and turned into maps on its own, so memory holds
         the input (possibly memory-mapped), the requested outputs and one tile --
         no whole-image temporaries, which matters at 10^8 pixels -- and, under the
-        local point-target rule, its float32 level map ``level`` (default: of ``y``;
-        the pixel-shuffle path passes the mosaic of the image's).
+        local point-target rule, the float32 level map ``level`` aligned with ``y``
+        (:meth:`_point_target_level`; the pixel-shuffle path passes the mosaic of the
+        image's); None keeps the global rule.
         """
         scale, clip_value, fill = normalisation_constants(y, self.s2v_config, prediction=True)
-        if isinstance(level, str):
-            level = self._point_target_level(y)
         core = int(tile_size or _DEFAULT_TILE)
         if core < 1:
             raise ValueError(f"tile_size must be a positive integer, got {tile_size!r}")

@@ -183,7 +183,8 @@ def main(argv=None):
     import sys
 
     sys.path.insert(0, str(sys_path))
-    from train_shipped import synthetic_training_set, ultrasound_simulations, ultrasound_training_set
+    from train_shipped import (synthetic_training_set, ultrasound_simulations, ultrasound_training_set,
+                               ultrasound_validation_simulations)
 
     out_dir = Path(args.out) / args.name
     checkpoints = out_dir / "checkpoints"
@@ -243,15 +244,8 @@ def main(argv=None):
         else:
             noisy = ultrasound_training_set(args.simulations, probes=args.probes)
         clean = None
-        if args.probes == "scanner":
-            from s2v.datasets import scanner_ultrasound_set
-
-            validation = [{**sim, "intensity": sim["scanner"]["intensity"],
-                           "blurred_echogenicity": sim["scanner"]["reference_intensity"]}
-                          for sim in scanner_ultrasound_set(8, seed=ULTRASOUND_VALIDATION_SEED)]
-        else:
-            validation = ultrasound_simulations(4 if args.probes == "training" else 8, args.probes,
-                                                seed=ULTRASOUND_VALIDATION_SEED)
+        validation = ultrasound_validation_simulations(4 if args.probes == "training" else 8, args.probes,
+                                                       seed=ULTRASOUND_VALIDATION_SEED)
     else:
         noisy, clean = synthetic_training_set()
         validation = {looks: validation_pairs(looks) for looks in (config.looks_range or (config.looks,))}

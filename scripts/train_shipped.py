@@ -71,6 +71,22 @@ def ultrasound_simulations(count: int, probes: str = "training", *, seed: int = 
     return randomised_ultrasound_set(count, seed=seed, reflectors=probes in ("randomised-reflectors", "scanner"))
 
 
+def ultrasound_validation_simulations(count: int, probes: str, *, seed: int) -> list[dict]:
+    """The simulations a run of ``probes`` is validated on, as the model sees them.
+
+    :func:`ultrasound_simulations`, except for ``"scanner"``: the scanner exports of
+    :func:`s2v.datasets.scanner_ultrasound_set`, with ``intensity`` the user's reading and
+    ``blurred_echogenicity`` its ground truth (mapped the same way).
+    """
+    if probes != "scanner":
+        return ultrasound_simulations(count, probes, seed=seed)
+    from s2v.datasets import scanner_ultrasound_set
+
+    return [{**sim, "intensity": sim["scanner"]["intensity"],
+             "blurred_echogenicity": sim["scanner"]["reference_intensity"]}
+            for sim in scanner_ultrasound_set(count, seed=seed)]
+
+
 def ultrasound_training_set(simulations: int = 12, probes: str = "training"):
     """Intensities: simulated phantoms (seeds 0..simulations-1) + real IQ/envelopes when present.
 

@@ -27,7 +27,7 @@ from s2v.metrics import bmode_psnr, enl, gcnr, psnr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ship_checkpoint import parse_settings  # noqa: E402
-from train_shipped import ultrasound_simulations  # noqa: E402
+from train_shipped import ultrasound_validation_simulations  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("checkpoints", nargs="+", help=".keras files or shipped names")
@@ -45,14 +45,7 @@ args = parser.parse_args()
 shipped = s2v.load_model(args.like).s2v_config
 settings = {k: v for k, v in shipped.to_dict().items() if k.startswith("predict_")}
 settings.update(parse_settings(args.set, shipped, parser))
-if args.probes == "scanner":
-    from s2v.datasets import scanner_ultrasound_set
-
-    phantoms = [{**sim, "intensity": sim["scanner"]["intensity"],
-                 "blurred_echogenicity": sim["scanner"]["reference_intensity"]}
-                for sim in scanner_ultrasound_set(8, seed=600)]
-else:
-    phantoms = ultrasound_simulations(8, args.probes, seed=600)
+phantoms = ultrasound_validation_simulations(8, args.probes, seed=600)
 print(f"prediction settings of {args.like}: {settings}")
 print("| checkpoint | B-mode PSNR (dB) | gCNR | amplitude PSNR (dB) | point FWHM x | ENL |\n"
       "|---|---:|---:|---:|---:|---:|")

@@ -99,15 +99,15 @@ def scanner_export(intensity, ground_truth, *, dynamic_range=(45.0, 85.0), assum
         raise ValueError(f"dynamic_range must be a positive number or an increasing pair, got {dynamic_range!r}")
     if not (np.isfinite(assumed_dynamic_range) and assumed_dynamic_range > 0):
         raise ValueError(f"assumed_dynamic_range must be a positive number, got {assumed_dynamic_range!r}")
+    from s2v.domains import bmode_to_intensity, intensity_to_bmode  # the one log-compression convention
+
     rng = np.random.default_rng(seed)
     display_range = float(rng.uniform(low, high))
     field = depth_gain(intensity.shape, seed=rng) if gain else np.ones(intensity.shape, np.float32)
     gained = intensity.astype(np.float64) * field
     reference = float(np.percentile(gained, 99.9))
-    with np.errstate(divide="ignore"):
-        db = 10.0 * np.log10(np.maximum(gained, 0.0) / reference)
-    grey = np.round(255.0 * np.clip(1.0 + db / display_range, 0.0, 1.0)).astype(np.uint8)
-    user = 10.0 ** (assumed_dynamic_range * (grey / 255.0 - 1.0) / 10.0)
+    grey = intensity_to_bmode(gained, dynamic_range=display_range, scale="uint8", reference=reference)
+    user = bmode_to_intensity(grey, dynamic_range=assumed_dynamic_range, scale="uint8")
     result = {"bmode": grey, "intensity": user.astype(np.float32), "gain": field,
               "params": {"dynamic_range": display_range, "assumed_dynamic_range": float(assumed_dynamic_range),
                          "reference": reference}}
