@@ -399,6 +399,16 @@ class S2VConfig(ValidatedConfig):
         (randomised probes, 30.27 against 30.37) and 0.27 dB on simulated scanner B-modes
         (27.73 against 28.00; amplitude PSNR -1.0 dB), where it sends bright reflectors
         through the network instead of copying them back.
+    point_targets : {'global', 'local'}
+        Which pixels TRAINING treats as point targets (replaced for the network, excluded
+        from the loss): ``'global'`` (the reference) those above ``clip`` times the image
+        median; ``'local'`` those above ``clip`` times the local median of the speckle
+        (:func:`s2v.batches.local_level`), replaced by it, as ``predict_point_targets='local'``
+        does at prediction. Under the global rule a scanner's depth-dependent gain (a bright
+        near field) hides whole regions of tissue from training, so the network never
+        learns them; the local rule trains on them. Needs ``normalization='median'``;
+        training on fixed noisy images or simulated phantoms (not on synthetic speckle of
+        clean images). An option over the paper for B-mode, measured in ``training/``.
     predict_flips : {1, 2, 4}
         Self-ensemble at prediction: the mean of the maps predicted on the image and on its
         mirror images, unflipped (2: left-right; 4: also up-down and both), the flips the
@@ -472,6 +482,7 @@ class S2VConfig(ValidatedConfig):
     predict_point_target_share: float = 0.0
     predict_flips: int = 1
     predict_point_targets: str = "global"
+    point_targets: str = "global"
     k_penalty_tv: float = 5e-5
     learning_rate: float = 1e-4
     batch_size: int = 16
@@ -539,6 +550,10 @@ class S2VConfig(ValidatedConfig):
         problems += self._one_of("network_input", NETWORK_INPUTS)
         problems += self._one_of("predict_flips", (1, 2, 4))
         problems += self._one_of("predict_point_targets", POINT_TARGET_RULES)
+        problems += self._one_of("point_targets", POINT_TARGET_RULES)
+        if self.point_targets == "local" and self.normalization != "median":
+            problems.append("point_targets='local' scales clip by the local median: it needs "
+                            f"normalization='median', got {self.normalization!r}")
         if self.predict_point_targets == "local" and self.normalization != "median":
             problems.append("predict_point_targets='local' scales clip by the local median: it needs "
                             f"normalization='median', got {self.normalization!r}")

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import S2VConfig
-from .batches import draw_shift_rows, normalisation_constants, normalise_intensity, pack_batch, to_mosaic
+from .batches import (apply_normalisation, draw_shift_rows, local_level, normalisation_constants,
+                      normalise_intensity, pack_batch, to_mosaic)
 from .strides import image_stride
 from .utils import check_intensity
 
@@ -78,10 +79,16 @@ class PatchSampler:
     def _prepare(self, y, target, stride) -> _Prepared:
         """One image as the network sees it: mosaic at ``stride``, normalised, padded."""
         inside = None
+        # Of the image, not of the mosaic's sub-images: as at prediction (Speckle2Void._mosaic_maps).
+        level = local_level(y) if self.config.point_targets == "local" else None
         if stride > 1:  # the network sees the mosaic of sub-images, as at prediction
             y, inside = to_mosaic(y, stride)
+            level = None if level is None else to_mosaic(level, stride)[0]
             target = None if target is None else to_mosaic(target, stride)[0]
-        normalised, valid, scale = normalise_intensity(y, self.config)
+        if self.config.point_targets == "local":
+            normalised, valid, scale = _normalise_local(y, level, self.config)
+        else:
+            normalised, valid, scale = normalise_intensity(y, self.config)
         if inside is not None:
             valid &= inside
         if target is not None:
@@ -149,6 +156,19 @@ class PatchSampler:
         return pack_batch(noisy, valid, draw_shift_rows(self.config, step), *target)
 
 
+def _normalise_local(y, level, config: S2VConfig):
+    """:func:`s2v.batches.normalise_intensity` under ``point_targets='local'``.
+
+    The scale is the image median, as under the global rule; the point targets are the
+    pixels above ``clip`` times the local level ``level`` (aligned with ``y``), replaced by
+    that level: what prediction does under ``predict_point_targets='local'``.
+    """
+    scale = normalisation_constants(y, config)[0]
+    normalised, valid = apply_normalisation(y, scale, np.float32(config.clip) * level,
+                                            level / np.float32(scale))
+    return normalised, valid, scale
+
+
 class SyntheticSpecklePatchSampler(PatchSampler):
     """Patches of clean intensities with a **new speckle realisation at every step**.
 
@@ -184,6 +204,9 @@ class SyntheticSpecklePatchSampler(PatchSampler):
         clean_images = list(clean_images)
         if not clean_images:
             raise ValueError("no training images were given")
+        if config.point_targets != "global":
+            raise ValueError(f"point_targets={config.point_targets!r} is for noisy images and simulated "
+                             "phantoms: synthetic speckle of clean images uses the global rule")
         self.config = config
         self.augment = bool(augment)
         self.looks = float(config.looks)

@@ -130,6 +130,10 @@ def main(argv=None):
                         "--scratch; default: the shipped model's)")
     parser.add_argument("--network-input", choices=["intensity", "log"], help="S2VConfig.network_input "
                         "(with --scratch; default: the shipped model's)")
+    parser.add_argument("--point-targets", choices=["global", "local"],
+                        help="ultrasound: S2VConfig.point_targets AND predict_point_targets, the "
+                        "point-target rule at training and at prediction, the curve's pipeline "
+                        "included (default: the starting model's)")
     parser.add_argument("--clip", type=float, help="S2VConfig.clip: point-target threshold in multiples of "
                         "the image median (default: the starting model's), e.g. 1000 to let bright tissue "
                         "through the network instead of copying it back")
@@ -165,8 +169,8 @@ def main(argv=None):
         parser.error("--looks-range needs speckle drawn per patch: a synthetic run with --fresh-speckle")
     if args.probes == "scanner" and not args.fresh_speckle:
         parser.error("--probes scanner exports each new realisation: it needs --fresh-speckle")
-    if not ultrasound and (args.probes != "training" or args.stride_rule):
-        parser.error("--probes and --stride-rule are for the ultrasound run")
+    if not ultrasound and (args.probes != "training" or args.stride_rule or args.point_targets):
+        parser.error("--probes, --stride-rule and --point-targets are for the ultrasound run")
     data_options = ({"simulations": args.simulations, "real_images": True, "probes": args.probes}
                     if ultrasound else {"fresh_speckle": args.fresh_speckle})
     if ultrasound and args.fresh_speckle:  # the key only when set: older runs' data.json stay valid
@@ -214,6 +218,8 @@ def main(argv=None):
             changes[field] = getattr(args, field)
     if args.clip is not None:
         changes["clip"] = args.clip
+    if args.point_targets is not None:
+        changes["point_targets"] = changes["predict_point_targets"] = args.point_targets
     if args.patch_size is not None:
         changes["patch_size"] = args.patch_size
     if args.looks_range:
@@ -251,6 +257,8 @@ def main(argv=None):
         validation = {looks: validation_pairs(looks) for looks in (config.looks_range or (config.looks,))}
     # The shipped model's prediction settings: the curve also scores the pipeline users get.
     pipeline = {k: v for k, v in shipped.s2v_config.to_dict().items() if k.startswith("predict_")}
+    if args.point_targets is not None:  # the rule the run trains with is the rule its pipeline predicts with
+        pipeline["predict_point_targets"] = args.point_targets
     curve_file = out_dir / "curve.json"
     curve = json.loads(curve_file.read_text()) if curve_file.is_file() else []
     started = time.time()
