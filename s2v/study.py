@@ -37,7 +37,7 @@ from .results import Rule, conclude
 __all__ = ["run_study", "run_on_folder", "CONCLUSION_RULE", "conclusion_section",
            "speckle2void_methods", "apbsn_method", "ultrasound_methods", "synthetic_methods",
            "receptive_field_figure", "synthetic_items", "sar_items", "simulated_ultrasound_items",
-           "real_ultrasound_items", "simulation_items"]
+           "real_ultrasound_items", "simulation_items", "bmode8_intensity"]
 
 #: Classical baselines in the study (all of s2v.baselines but the weakest local filters).
 BASELINE_METHODS = ("lee", "frost", "srad", "obnlm", "nlm_log", "bm3d_log")
@@ -189,6 +189,20 @@ def _simulated_item(name: str, sim: dict, intensity) -> dict:
     }
 
 
+def bmode8_intensity(simulation) -> np.ndarray:
+    """The intensity a user reads from a simulation's 8-bit 60 dB B-mode export, (H, W) float32.
+
+    ``simulation``: an output of :func:`s2v.simulate.simulate_ultrasound`. Its 8-bit B-mode
+    (``bmode``, 60 dB below its ``params["bmode_reference"]``) expanded back to linear
+    INTENSITY as ``s2v.despeckle(bmode, domain="bmode")`` expands it (60 dB assumed), at the
+    simulation's own scale, so that it compares with its ``blurred_echogenicity``.
+    """
+    from .domains import bmode_to_intensity
+
+    return bmode_to_intensity(simulation["bmode"], dynamic_range=60.0,
+                              reference=simulation["params"]["bmode_reference"])
+
+
 def simulation_items(simulations, *, bmode8: bool = False, scanner: bool = False, suffix: str = "") -> list:
     """Harness items of simulations, each as intensity (|IQ|^2) or as an 8-bit export.
 
@@ -199,8 +213,6 @@ def simulation_items(simulations, *, bmode8: bool = False, scanner: bool = False
     the ground truth; suffix ``_scanner``); otherwise the simulation's intensity. ``suffix``
     is appended to every name (``sim_us_<seed>``).
     """
-    from .domains import bmode_to_intensity
-
     if bmode8 and scanner:
         raise ValueError("simulation_items: bmode8 and scanner are two different exports; choose one")
 
@@ -211,9 +223,7 @@ def simulation_items(simulations, *, bmode8: bool = False, scanner: bool = False
                                    {**sim, "blurred_echogenicity": export["reference_intensity"]},
                                    export["intensity"])
         if bmode8:
-            intensity = bmode_to_intensity(sim["bmode"], dynamic_range=60.0,
-                                           reference=sim["params"]["bmode_reference"])
-            return _simulated_item(f"sim_us_{sim['seed']}_bmode8{suffix}", sim, intensity)
+            return _simulated_item(f"sim_us_{sim['seed']}_bmode8{suffix}", sim, bmode8_intensity(sim))
         return _simulated_item(f"sim_us_{sim['seed']}{suffix}", sim, sim["intensity"])
 
     return [item(sim) for sim in simulations]

@@ -36,16 +36,25 @@ parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="override one of those settings (a predict_* field), e.g. predict_point_target_share=0.001")
 parser.add_argument("--baselines", nargs="*", default=[], help="classical filters scored on the same phantoms "
                     "(names of s2v.compare.resolve_methods, at their defaults), e.g. nlm_log")
-parser.add_argument("--probes", choices=["randomised", "randomised-reflectors", "scanner"], default="randomised",
+parser.add_argument("--probes", choices=["randomised", "randomised-reflectors", "scanner", "bmode8"],
+                    default="randomised",
                     help="validation phantoms: randomised_ultrasound_set seeds 600-607, without or with "
                     "bright specular interfaces; 'scanner': the same with reflectors, exported as 8-bit "
-                    "scanner B-modes (s2v.datasets.scanner_ultrasound_set) and read back at 60 dB")
+                    "scanner B-modes (s2v.datasets.scanner_ultrasound_set) and read back at 60 dB; "
+                    "'bmode8': the randomised ones as their exact 60 dB 8-bit B-mode, read back at 60 dB "
+                    "(s2v.study.simulation_items(bmode8=True), the held-out 8-bit benchmark's reading)")
 args = parser.parse_args()
 
 shipped = s2v.load_model(args.like).s2v_config
 settings = {k: v for k, v in shipped.to_dict().items() if k.startswith("predict_")}
 settings.update(parse_settings(args.set, shipped, parser))
-phantoms = ultrasound_validation_simulations(8, args.probes, seed=600)
+if args.probes == "bmode8":
+    from s2v.study import bmode8_intensity
+
+    phantoms = [{**sim, "intensity": bmode8_intensity(sim)}
+                for sim in ultrasound_validation_simulations(8, "randomised", seed=600)]
+else:
+    phantoms = ultrasound_validation_simulations(8, args.probes, seed=600)
 print(f"prediction settings of {args.like}: {settings}")
 print("| checkpoint | B-mode PSNR (dB) | gCNR | amplitude PSNR (dB) | point FWHM x | ENL |\n"
       "|---|---:|---:|---:|---:|---:|")
