@@ -130,6 +130,9 @@ def main(argv=None):
                         "--scratch; default: the shipped model's)")
     parser.add_argument("--network-input", choices=["intensity", "log"], help="S2VConfig.network_input "
                         "(with --scratch; default: the shipped model's)")
+    parser.add_argument("--widen", type=int, metavar="FILTERS", help="warm-start a network with this many "
+                        "feature maps from the starting weights, computing the same function "
+                        "(s2v.widen.widen_model, Net2WiderNet; a fresh run only)")
     parser.add_argument("--point-targets", choices=["global", "local"],
                         help="ultrasound: S2VConfig.point_targets AND predict_point_targets, the "
                         "point-target rule at training and at prediction, the curve's pipeline "
@@ -195,6 +198,12 @@ def main(argv=None):
     shipped = s2v.load_model(args.name)
     # The starting weights: the shipped model's, or --init's (whose configuration is then the base).
     start = shipped if args.init is None else s2v.load_model(args.init)
+    if args.widen is not None:
+        if args.scratch:
+            parser.error("--widen starts from trained weights: not with --scratch")
+        from s2v.widen import widen_model
+
+        start = widen_model(start, args.widen)
     if not args.scratch:
         if args.dilations and tuple(int(d) for d in args.dilations.split(",")) != tuple(start.s2v_config.dilations):
             parser.error("--dilations changes the network of the starting weights: it needs --scratch")
