@@ -365,7 +365,16 @@ class SimulatedUltrasoundPatchSampler(PatchSampler):
 
 
 def make_dataset(sampler: PatchSampler, start_step: int, stop_step: int):
-    """``tf.data`` pipeline of the batches of steps ``start_step .. stop_step-1``, prefetched."""
+    """The batches of steps ``start_step .. stop_step-1`` for ``fit``, in order.
+
+    Under the TensorFlow backend a prefetched ``tf.data`` pipeline; under the others (JAX,
+    PyTorch: a GPU machine without TensorFlow) a plain generator of the same NumPy batches,
+    which Keras' ``fit`` takes as it is.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return ((sampler.training_batch(step),) for step in range(start_step, stop_step))
     import tensorflow as tf
 
     p, b = sampler.config.patch_size, sampler.config.batch_size

@@ -34,7 +34,6 @@ from ._tensorflow import quiet_import
 quiet_import()  # before Keras: TensorFlow's start-up lines dropped
 
 import keras
-import tensorflow as tf
 
 from .config import S2VConfig
 from .model import Speckle2Void
@@ -207,6 +206,9 @@ class ValidationMonitor(keras.callbacks.Callback):
         super().__init__()
         from .roi import propose_regions, region_mask
 
+        import tensorflow as tf  # TensorBoard's writer: the one TensorFlow need of training
+
+        self._summary = tf.summary
         self.intensity = np.asarray(intensity, np.float32)
         self.writer = tf.summary.create_file_writer(str(Path(log_dir) / "validation"))
         windows = propose_regions(self.intensity)["homogeneous"]
@@ -226,9 +228,9 @@ class ValidationMonitor(keras.callbacks.Callback):
         step = int(self.model.optimizer.iterations.numpy())
         scale = np.percentile(self.intensity, 99) or 1.0
         with self.writer.as_default():
-            tf.summary.scalar("enl", value, step=step)
+            self._summary.scalar("enl", value, step=step)
             for name, image in (("noisy", self.intensity), ("estimate", estimate)):
-                tf.summary.image(name, np.clip(image / scale, 0, 1)[None, ..., None] ** 0.5, step=step)
+                self._summary.image(name, np.clip(image / scale, 0, 1)[None, ..., None] ** 0.5, step=step)
         if logs is not None:
             logs["val_enl"] = value
 

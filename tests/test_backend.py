@@ -158,3 +158,42 @@ def test_model_written_by_tensorflow_predicts_the_same_under_jax(jax_run):
     folder, _, image, written_by_tf = jax_run
     ours = written_by_tf.predict_maps(image, progress=False)["posterior_mean"]
     _close(np.load(folder / "tf_model_on_jax.npy"), ours)
+
+
+_WITHOUT_TENSORFLOW = textwrap.dedent("""
+    import json, sys
+    sys.modules["tensorflow"] = None  # as on a GPU machine that has JAX and no TensorFlow
+    from pathlib import Path
+    import numpy as np
+    import s2v
+    from s2v.simulate import gamma_speckle
+
+    folder = Path(sys.argv[1])
+    config = s2v.S2VConfig.from_preset("cpu", **__CONFIG__).replace(total_steps=6, checkpoint_every=2,
+                                                                     steps_per_epoch=2)
+    clean = np.full((61, 67), 1.0, np.float32)
+    clean[:, 33:] = 4.0
+    images = [gamma_speckle(clean, 1.0, seed=1)]
+    # Straight to step 6, and 4 steps then a resume to 6: s2v.train's exact resume, TensorFlow-free.
+    straight = s2v.train(images, config, out_dir=folder / "straight", verbose=0, tensorboard=False)
+    s2v.train(images, config, out_dir=folder / "resumed", total_steps=4, verbose=0, tensorboard=False)
+    resumed = s2v.train(images, config, out_dir=folder / "resumed", verbose=0, tensorboard=False)
+    report = {"tensorflow_loaded": sys.modules.get("tensorflow") is not None,
+              "steps": [int(m.optimizer.iterations.numpy()) for m in (straight, resumed)],
+              "max_difference": max(float(np.abs(a - b).max())
+                                    for a, b in zip(straight.get_weights(), resumed.get_weights()))}
+    print(json.dumps(report))
+""").replace("__CONFIG__", repr(CONFIG))
+
+
+def test_training_and_exact_resume_without_tensorflow(tmp_path):
+    """``s2v.train`` under JAX on a machine without TensorFlow (the GPU machines): the batches go
+    through a plain generator instead of ``tf.data``, and a resumed run ends where a straight one does."""
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", _WITHOUT_TENSORFLOW, str(tmp_path)], capture_output=True,
+                          text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not report["tensorflow_loaded"]
+    assert report["steps"] == [6, 6]
+    assert report["max_difference"] < 1e-5, "the resumed run left the straight one's path"
